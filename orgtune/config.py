@@ -1,0 +1,149 @@
+"""The one configuration object, built from the environment in one place.
+
+Nothing else in orgtune reads ``os.environ`` for settings: entry points call
+:func:`Config.from_env` once and pass the object (or values from it) down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+from orgtune import defaults
+
+
+@dataclass(frozen=True)
+class Config:
+    """Runtime settings. Secrets are excluded from ``repr`` so they never reach logs."""
+
+    slack_bot_token: str | None = field(default=None, repr=False)
+    """SLACK_BOT_TOKEN: the bot's xoxb- token; needed by the bot and by workers that post."""
+
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    """SLACK_SIGNING_SECRET: verifies that HTTP requests come from Slack."""
+
+    slack_app_token: str | None = field(default=None, repr=False)
+    """SLACK_APP_TOKEN: xapp- token; when set, `orgtune serve` uses Socket Mode."""
+
+    slack_api_url: str = defaults.SLACK_API_URL
+    """SLACK_API_URL: Web API base URL (the local emulator in tests and the demo)."""
+
+    redis_url: str | None = None
+    """REDIS_URL: where RQ queues live; required by the bot and workers."""
+
+    data_dir: Path = Path(defaults.DATA_DIR)
+    """ORGTUNE_DATA_DIR: SQLite database (by default) and artifacts (documents, adapters)."""
+
+    database_url_override: str | None = None
+    """DATABASE_URL: SQLAlchemy URL; defaults to SQLite inside the data directory."""
+
+    team_id: str | None = None
+    """ORGTUNE_TEAM_ID: workspace id the command line uses when --team is not given."""
+
+    port: int = defaults.HTTP_PORT
+    """PORT: HTTP port for `orgtune serve`."""
+
+    log_level: str = "INFO"
+    """ORGTUNE_LOG_LEVEL: Python logging level name."""
+
+    extra_file_hosts: tuple[str, ...] = ()
+    """ORGTUNE_SLACK_FILE_HOSTS: comma-separated extra hosts allowed to receive the bot token."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Build the configuration from ``environ`` (``os.environ`` when omitted)."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        hosts = tuple(h.strip().lower() for h in (get("ORGTUNE_SLACK_FILE_HOSTS") or "").split(",") if h.strip())
+        port = get("PORT")
+        return cls(
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_api_url=_with_slash(get("SLACK_API_URL") or defaults.SLACK_API_URL),
+            redis_url=get("REDIS_URL"),
+            data_dir=Path(get("ORGTUNE_DATA_DIR") or defaults.DATA_DIR),
+            database_url_override=get("DATABASE_URL"),
+            team_id=get("ORGTUNE_TEAM_ID"),
+            port=int(port) if port else defaults.HTTP_PORT,
+            log_level=(get("ORGTUNE_LOG_LEVEL") or "INFO").upper(),
+            extra_file_hosts=hosts,
+        )
+
+    def with_(self, **changes: object) -> Config:
+        """A copy with some fields changed (used by the demo and tests)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL: DATABASE_URL, or SQLite at ``<data_dir>/orgtune.db``."""
+        if self.database_url_override:
+            url = self.database_url_override
+            # Heroku-style URLs say postgres://; SQLAlchemy 2 wants postgresql+psycopg://.
+            if url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url[len("postgres://") :]
+            elif url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'orgtune.db').resolve()}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Where documents, adapters and checkpoints are written (shareable between hosts)."""
+        return self.data_dir / "artifacts"
+
+    @property
+    def slack_api_host(self) -> str:
+        return (urlparse(self.slack_api_url).hostname or "").lower()
+
+    @property
+    def slack_file_hosts(self) -> frozenset[str]:
+        """Hosts that may receive the bot token when downloading ``url_private``.
+
+        Real Slack serves files from files.slack.com; the emulator serves them from
+        its own host. Any other host in a file URL is refused, so a crafted event can
+        never make the bot send its token elsewhere.
+        """
+        hosts = {self.slack_api_host, *self.extra_file_hosts}
+        if self.slack_api_host == "slack.com":
+            hosts.add("files.slack.com")
+        return frozenset(h for h in hosts if h)
+
+    def to_env(self) -> dict[str, str]:
+        """Environment variables that rebuild this configuration in a child process."""
+        pairs = {
+            "SLACK_BOT_TOKEN": self.slack_bot_token,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
+            "SLACK_APP_TOKEN": self.slack_app_token,
+            "SLACK_API_URL": self.slack_api_url,
+            "REDIS_URL": self.redis_url,
+            "ORGTUNE_DATA_DIR": str(self.data_dir),
+            "DATABASE_URL": self.database_url_override,
+            "ORGTUNE_TEAM_ID": self.team_id,
+            "PORT": str(self.port),
+            "ORGTUNE_LOG_LEVEL": self.log_level,
+            "ORGTUNE_SLACK_FILE_HOSTS": ",".join(self.extra_file_hosts),
+        }
+        return {k: v for k, v in pairs.items() if v}
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigError naming every missing setting among ``names`` (field names)."""
+        missing = [n for n in names if not getattr(self, n)]
+        if missing:
+            env_names = ", ".join(n.upper() for n in missing)
+            raise ConfigError(f"Missing configuration: set {env_names} in the environment.")
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or invalid; the message says which and how to fix it."""
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"

@@ -1,0 +1,110 @@
+"""Every limit and default orgtune applies, in one place.
+
+Each constant has a one-line reason under it. Limits that guard against hostile
+uploads are deliberately conservative: an organisation's handbook fits easily, a
+decompression bomb or a 2,000-page scan does not.
+"""
+
+from __future__ import annotations
+
+# --- Uploads: checked before and during download -------------------------------
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+"""20 MiB: larger than any text handbook; Slack's own metadata is checked before download."""
+
+DOWNLOAD_TIMEOUT_S = 60.0
+"""A download slower than this is a stuck connection, not a document."""
+
+DOWNLOAD_CHUNK_BYTES = 64 * 1024
+"""Read size while streaming, so the size limit is enforced during download."""
+
+# --- Parsing: every parse runs in a sandboxed child within these bounds ----------
+
+PARSE_TIMEOUT_S = 60.0
+"""Wall-clock bound on extracting one file; pathological PDFs can loop for hours."""
+
+PARSE_MEMORY_BYTES = 1536 * 1024 * 1024
+"""Address-space cap for the parsing child, so a bomb kills the child, not the worker."""
+
+MAX_PDF_PAGES = 500
+"""Documents longer than 500 pages are books or scans, not team knowledge."""
+
+MAX_DECOMPRESSED_BYTES = 100 * 1024 * 1024
+"""Total uncompressed size allowed inside a DOCX zip; guards against zip bombs."""
+
+MAX_COMPRESSION_RATIO = 100
+"""A zip member expanding more than 100x is a bomb; real DOCX XML compresses ~5-10x."""
+
+MAX_ZIP_MEMBERS = 2000
+"""A DOCX has tens of parts; thousands means an attack on the zip reader."""
+
+MAX_TEXT_CHARS = 2_000_000
+"""Extracted text cap (~300k words); beyond this training examples add nothing."""
+
+MAX_SECTIONS = 2000
+"""Upper bound on sections per document, so one file cannot flood retrieval."""
+
+MAX_SECTION_WORDS = 400
+"""Long sections are split into parts of about this many words for retrieval."""
+
+MIN_DOCUMENT_WORDS = 5
+"""Fewer words than this carries no knowledge worth storing."""
+
+MAX_BINARY_CONTROL_RATIO = 0.05
+"""Text with more than 5% control characters is binary data named like text."""
+
+# --- Slack etiquette -----------------------------------------------------------
+
+ACK_DEADLINE_S = 3.0
+"""Slack drops a request that is not acknowledged within 3 seconds."""
+
+PROGRESS_UPDATE_INTERVAL_S = 3.0
+"""Minimum gap between chat.update calls on one progress message (Slack tier limits)."""
+
+MAX_MESSAGE_CHARS = 3500
+"""Keep messages under Slack's 4,000-character text limit with room for formatting."""
+
+MAX_LISTED_DOCUMENTS = 50
+"""`/orgtune docs` lists at most this many documents; the count is always shown."""
+
+EVENT_DEDUP_TTL_S = 24 * 3600
+"""Slack retries an event for minutes; a day of remembered ids is ample."""
+
+# --- Queues and jobs -----------------------------------------------------------
+
+QUEUE_INGEST = "ingest"
+"""CPU queue: downloading and parsing documents."""
+
+QUEUE_TRAIN = "train"
+"""GPU queue: generating examples and fine-tuning adapters."""
+
+QUEUE_ANSWER = "answer"
+"""GPU queue: answering questions with a warm model."""
+
+INGEST_JOB_TIMEOUT_S = 300
+"""Download plus sandboxed parse plus replies; RQ's 180 s default is too tight for 20 MiB."""
+
+JOB_RESULT_TTL_S = 24 * 3600
+"""Keep job results a day for debugging; the database holds the durable state."""
+
+JOB_FAILURE_TTL_S = 7 * 24 * 3600
+"""Keep failed jobs a week so a deployer can inspect tracebacks."""
+
+REDIS_SOCKET_TIMEOUT_S = 2.0
+"""Bound every Redis call from the bot so an outage cannot block a Slack ack."""
+
+# --- Storage -------------------------------------------------------------------
+
+DATA_DIR = ".orgtune"
+"""Default data directory (SQLite database and artifacts), relative to the working directory."""
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""The bot and workers write the same SQLite file; wait for locks instead of failing."""
+
+# --- Local serving -------------------------------------------------------------
+
+HTTP_PORT = 3000
+"""Port for `orgtune serve` in HTTP mode when $PORT is unset."""
+
+SLACK_API_URL = "https://slack.com/api/"
+"""Slack Web API base URL; tests and the demo point this at the local emulator."""

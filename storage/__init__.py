@@ -1,0 +1,1 @@
+"""Durable state: the SQL database (SQLAlchemy + Alembic) and the artifact directory."""

@@ -1,0 +1,103 @@
+"""SQLAlchemy models. Every row that holds knowledge belongs to one channel.
+
+A channel is a knowledge space identified by ``(team_id, channel_id)``; later
+tables (runs, examples, adapters, questions) carry the same pair so that every
+query can be scoped to it. Schema changes go through Alembic migrations in
+``storage/migrations``; these classes must match the newest migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DocumentStatus:
+    """Lifecycle of a document row. Only READY documents carry sections."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    READY = "ready"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    FINAL = frozenset({READY, REJECTED, DUPLICATE})
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "slack_file_id", name="uq_documents_channel_file"),
+        Index("ix_documents_channel", "team_id", "channel_id", "status"),
+        Index("ix_documents_channel_sha", "team_id", "channel_id", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    """The thread replies about this document go to (the sharing message's ts if not in a thread)."""
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    """The message that shared the file, when known (for the :eyes: reaction)."""
+    slack_file_id: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16), default="slack")
+    name: Mapped[str] = mapped_column(String(255))
+    mimetype: Mapped[str | None] = mapped_column(String(128))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(255))
+    pages: Mapped[int | None] = mapped_column(Integer)
+    words: Mapped[int | None] = mapped_column(Integer)
+    uploader: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=DocumentStatus.QUEUED)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the outcome was posted to Slack; a re-run job posts only if this is empty."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    sections: Mapped[list[Section]] = relationship(
+        back_populates="document",
+        order_by="Section.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<Document {self.id} {self.name!r} {self.status} {self.team_id}/{self.channel_id}>"
+
+
+class Section(Base):
+    __tablename__ = "sections"
+    __table_args__ = (UniqueConstraint("document_id", "position", name="uq_sections_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str] = mapped_column(String(500))
+    level: Mapped[int] = mapped_column(Integer, default=1)
+    text: Mapped[str] = mapped_column(Text)
+    words: Mapped[int] = mapped_column(Integer)
+
+    document: Mapped[Document] = relationship(back_populates="sections")
+
+
+class SlackEvent(Base):
+    """Slack event ids already handled: a retried delivery finds its id here."""
+
+    __tablename__ = "slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
