@@ -1,0 +1,85 @@
+"""``/orgtune`` subcommands: docs, forget, help.
+
+Each subcommand acks at once (with no text) and answers through ``respond``,
+which posts to the command's response_url; nothing here does heavy work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot import messages
+from bot.errors import reported
+from bot.services import BotServices
+from storage import documents
+from storage.artifacts import Artifacts
+from storage.channels import ChannelKey
+from storage.db import Database
+from storage.models import DocumentStatus
+
+Handler = Callable[[BotServices, ChannelKey, str, Respond], None]
+
+
+def register(app: App, services: BotServices) -> None:
+    @app.command("/orgtune")
+    def orgtune(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack()
+        sub, _, rest = (command.get("text") or "").strip().partition(" ")
+        key = ChannelKey(command["team_id"], command["channel_id"])
+        handler = SUBCOMMANDS.get(sub.lower())
+        with reported(lambda text: respond(text=text, response_type="ephemeral"), f"running /orgtune {sub}"):
+            if handler is None:
+                respond(text=messages.unknown_command(sub) if sub else messages.help_text())
+            else:
+                handler(services, key, rest.strip(), respond)
+
+
+def docs(services: BotServices, key: ChannelKey, _arg: str, respond: Respond) -> None:
+    respond(text=docs_text(services.db, key), response_type="ephemeral")
+
+
+def docs_text(db: Database, key: ChannelKey) -> str:
+    """The channel's document list (shared by Slack and the command line)."""
+    with db.session() as session:
+        ready = documents.ready(session, key)
+        counts = documents.section_counts(session, [d.id for d in ready])
+        summaries = [
+            messages.DocSummary(d.name, d.kind, d.pages, d.words or 0, counts.get(d.id, 0), d.uploader) for d in ready
+        ]
+        pending = documents.count_status(session, key, (DocumentStatus.QUEUED, DocumentStatus.PROCESSING))
+    return messages.doc_list(summaries, pending)
+
+
+def forget(services: BotServices, key: ChannelKey, name: str, respond: Respond) -> None:
+    if not name:
+        respond(text="Which document? Usage: `/orgtune forget <name>` (see `/orgtune docs`).")
+        return
+    text, response_type = forget_text(services.db, services.artifacts, key, name)
+    respond(text=text, response_type=response_type)
+
+
+def forget_text(db: Database, artifacts: Artifacts, key: ChannelKey, name: str) -> tuple[str, str]:
+    """Forget one document by name; the confirmation is shown to the whole channel."""
+    with db.session() as session:
+        matches = documents.find_by_name(session, key, name)
+        if not matches:
+            return messages.forget_no_match(name), "ephemeral"
+        if len(matches) > 1:
+            return messages.forget_ambiguous(name, [d.name for d in matches]), "ephemeral"
+        doc = matches[0]
+        doc_id, doc_name = doc.id, doc.name
+        documents.forget(session, doc)
+        session.flush()
+        known = documents.count_ready(session, key)
+    artifacts.delete_document(key, doc_id)
+    return messages.forgot(doc_name, known), "in_channel"
+
+
+def help_(services: BotServices, key: ChannelKey, _arg: str, respond: Respond) -> None:
+    respond(text=messages.help_text(), response_type="ephemeral")
+
+
+SUBCOMMANDS: dict[str, Handler] = {"docs": docs, "forget": forget, "help": help_}

@@ -1,0 +1,255 @@
+"""The ingest job: Slack file -> downloaded bytes -> sandboxed parse -> sections -> reply.
+
+Safe to run twice: a document already in a final state is not processed again,
+and its reply is posted only if it was not posted before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot import messages
+from jobs.download import DownloadError, download, too_large
+from jobs.runtime import Runtime, get_runtime
+from orgtune import defaults
+from parsing import ParsedDocument, RejectedFile, parse_in_sandbox
+from storage import documents
+from storage.artifacts import Artifacts
+from storage.channels import ChannelKey
+from storage.models import Document, DocumentStatus
+
+log = logging.getLogger(__name__)
+
+INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one document, for replies and the command line."""
+
+    document_id: int
+    status: str
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        """True unless the file was refused (a duplicate is not an error)."""
+        return self.status in (DocumentStatus.READY, DocumentStatus.DUPLICATE)
+
+
+def ingest_document(document_id: int) -> str:
+    """RQ entry point. Returns the document's final status."""
+    rt = get_runtime()
+    with rt.db.session() as session:
+        doc = documents.get(session, document_id)
+        if doc is None:
+            return "forgotten"
+        if doc.status in DocumentStatus.FINAL:
+            log.info("document %s already %s; not processing again", document_id, doc.status)
+        else:
+            doc.status = DocumentStatus.PROCESSING
+    if doc.status not in DocumentStatus.FINAL:
+        try:
+            _fetch_and_ingest(rt, document_id)
+        except Exception as exc:
+            log.exception("ingesting document %s failed", document_id)
+            fail_document(rt, document_id, describe(exc))
+            raise
+    return notify(rt, document_id).status
+
+
+def _fetch_and_ingest(rt: Runtime, document_id: int) -> None:
+    with rt.db.session() as session:
+        doc = _must_get(session, document_id)
+        info = _file_info(rt, doc)
+        try:
+            data = _download(rt, doc, info)
+        except RejectedFile as rejected:
+            documents.mark_rejected(session, doc, rejected.code, explain(rejected))
+            return
+        store_bytes(session, rt.artifacts, doc, data)
+
+
+def _file_info(rt: Runtime, doc: Document) -> dict[str, Any]:
+    """Authoritative metadata from files.info; fills in name, size and the reply thread."""
+    if not doc.slack_file_id:
+        raise RuntimeError(f"document {doc.id} has no Slack file to fetch")
+    info: dict[str, Any] = rt.slack.files_info(file=doc.slack_file_id)["file"]
+    doc.name = (info.get("name") or info.get("title") or doc.name)[:255]
+    doc.mimetype = info.get("mimetype") or doc.mimetype
+    doc.size_bytes = info.get("size", doc.size_bytes)
+    if doc.thread_ts is None:
+        doc.thread_ts, doc.message_ts = _share_location(info, doc.channel_id)
+    return info
+
+
+def _share_location(info: dict[str, Any], channel_id: str) -> tuple[str | None, str | None]:
+    """(thread to reply in, message ts) for the file's share in ``channel_id``."""
+    shares = info.get("shares") or {}
+    for visibility in ("public", "private"):
+        for share in (shares.get(visibility) or {}).get(channel_id, []):
+            ts = share.get("ts")
+            return share.get("thread_ts") or ts, ts
+    return None, None
+
+
+def _download(rt: Runtime, doc: Document, info: dict[str, Any]) -> bytes:
+    size = info.get("size")
+    if isinstance(size, int) and size > defaults.MAX_FILE_BYTES:
+        # Slack's metadata is enough to refuse: never download an oversized file.
+        raise too_large(doc.name, size, defaults.MAX_FILE_BYTES)
+    if size == 0:
+        raise RejectedFile(f"{doc.name} is empty (0 bytes).", "Check the file and upload it again.", code="empty")
+    url = info.get("url_private_download") or info.get("url_private")
+    if not url:
+        raise DownloadError("Slack did not give a download address for this file.")
+    assert rt.config.slack_bot_token
+    return download(url, rt.config.slack_bot_token, rt.config.slack_file_hosts, filename=doc.name)
+
+
+def store_bytes(session: Any, artifacts: Artifacts, doc: Document, data: bytes) -> None:
+    """Hash, de-duplicate, parse within limits and store; ``doc`` ends in a final state.
+
+    Shared by the ingest job and ``orgtune ingest``. Nothing is half-stored: the
+    sections and the READY status are written in the caller's transaction.
+    """
+    doc.size_bytes = len(data)
+    doc.sha256 = hashlib.sha256(data).hexdigest()
+    original = documents.duplicate_of(session, doc)
+    if original is not None:
+        documents.mark_duplicate(session, doc, original)
+        return
+    try:
+        parsed = parse_in_sandbox(data, doc.name)
+    except RejectedFile as rejected:
+        documents.mark_rejected(session, doc, rejected.code, explain(rejected))
+        return
+    documents.mark_ready(
+        session, doc, kind=parsed.kind, title=parsed.title, pages=parsed.pages, sections=_sections(parsed)
+    )
+    artifacts.save_document(ChannelKey(doc.team_id, doc.channel_id), doc.id, data)
+
+
+def _sections(parsed: ParsedDocument) -> list[documents.ParsedSection]:
+    return [documents.ParsedSection(s.heading, s.level, s.text, s.words) for s in parsed.sections]
+
+
+def explain(rejected: RejectedFile) -> str:
+    return f"{rejected.reason} {rejected.hint}".strip()
+
+
+def describe(exc: BaseException) -> str:
+    """A user-safe one-liner for an unexpected failure (never a token or a traceback)."""
+    from jobs.failures import WorkHorseKilled
+
+    if isinstance(exc, (DownloadError, WorkHorseKilled)):
+        return str(exc)
+    if isinstance(exc, SlackApiError):
+        error = exc.response.get("error") if exc.response is not None else None
+        if error == "file_not_found":
+            return "the file is no longer available in Slack — was it deleted?"
+        return f"Slack answered `{error or 'an error'}`"
+    name = type(exc).__name__
+    if name == "AbandonedJobError":
+        return "the worker processing it stopped"
+    if "Timeout" in name:
+        return "it took longer than the time allowed"
+    return f"{name}"
+
+
+def fail_document(rt: Runtime, document_id: int, what: str) -> None:
+    """Mark a non-final document rejected because of an internal failure, then tell the channel.
+
+    Called from the job itself, from RQ's failure callback and when a work horse
+    dies; whichever comes first wins and the others change nothing.
+    """
+    with rt.db.session() as session:
+        doc = documents.get(session, document_id)
+        if doc is None or doc.status in DocumentStatus.FINAL:
+            pass
+        else:
+            documents.mark_rejected(session, doc, INTERNAL, what)
+    notify(rt, document_id)
+
+
+def reply_text(session: Any, doc: Document) -> str:
+    key = ChannelKey(doc.team_id, doc.channel_id)
+    known = documents.count_ready(session, key)
+    if doc.status == DocumentStatus.READY:
+        sections = documents.section_counts(session, [doc.id]).get(doc.id, 0)
+        summary = messages.DocSummary(doc.name, doc.kind, doc.pages, doc.words or 0, sections)
+        return messages.added(summary, known)
+    if doc.status == DocumentStatus.DUPLICATE:
+        original = documents.get(session, doc.duplicate_of_id) if doc.duplicate_of_id else None
+        return messages.duplicate(doc.name, original.name if original else "another document", known)
+    if doc.error_code == INTERNAL:
+        return messages.internal_error(doc.name, doc.error or "unknown error")
+    return messages.rejected(doc.error or f"{doc.name} could not be read.")
+
+
+def notify(rt: Runtime, document_id: int) -> Outcome:
+    """Post the document's outcome in its thread, once (no-op if already posted)."""
+    with rt.db.session() as session:
+        doc = documents.get(session, document_id)
+        if doc is None:
+            return Outcome(document_id, "forgotten", "")
+        text = reply_text(session, doc)
+        if doc.notified_at is None and doc.source == "slack" and doc.status in DocumentStatus.FINAL:
+            _post_reply(rt, doc, text)
+            documents.mark_notified(doc)
+        return Outcome(doc.id, doc.status, text)
+
+
+def _post_reply(rt: Runtime, doc: Document, text: str) -> None:
+    rt.slack.chat_postMessage(
+        channel=doc.channel_id, thread_ts=doc.thread_ts, text=text, unfurl_links=False, unfurl_media=False
+    )
+    if doc.message_ts:
+        try:
+            rt.slack.reactions_remove(channel=doc.channel_id, timestamp=doc.message_ts, name="eyes")
+        except Exception:  # the reaction is cosmetic; the reply already went out
+            log.warning("could not remove the :eyes: reaction from %s", doc.message_ts, exc_info=True)
+
+
+def ingest_local_file(rt: Runtime, key: ChannelKey, path: Path, uploader: str | None = None) -> Outcome:
+    """The command-line path: the same checks, parse and storage as a Slack upload.
+
+    Only READY documents are kept; a refused or duplicate file leaves no row behind.
+    """
+    with rt.db.session() as session:
+        doc = documents.create(
+            session, key, documents.NewDocument(name=path.name[:255], source="cli", uploader=uploader)
+        )
+        try:
+            data = _read_local(path)
+        except RejectedFile as rejected:
+            documents.mark_rejected(session, doc, rejected.code, explain(rejected))
+        else:
+            store_bytes(session, rt.artifacts, doc, data)
+        outcome = Outcome(doc.id, doc.status, reply_text(session, doc))
+        if doc.status != DocumentStatus.READY:
+            session.delete(doc)
+    return outcome
+
+
+def _read_local(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > defaults.MAX_FILE_BYTES:
+            raise too_large(path.name, size, defaults.MAX_FILE_BYTES)
+        return path.read_bytes()
+    except OSError as exc:
+        raise RejectedFile(f"{path} can't be read ({exc.strerror or exc}).", code="unreadable") from None
+
+
+def _must_get(session: Any, document_id: int) -> Document:
+    doc = documents.get(session, document_id)
+    if doc is None:
+        raise LookupError(f"document {document_id} disappeared while processing")
+    return doc
