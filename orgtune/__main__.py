@@ -1,0 +1,3 @@
+from orgtune.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""``orgtune demo``: the whole product on this machine, no Slack credentials needed.
+
+Starts a private Redis (unless REDIS_URL is set), the Slack emulator, the bot
+over HTTP and an RQ worker process, then plays a short conversation with the
+sample handbook and prints the channel as a person would read it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from orgtune.config import Config
+from orgtune.redis_server import RedisServer
+from slackemu import SlackDriver, SlackEmulator
+from slackemu.driver import Shared
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+CHANNEL, CHANNEL_NAME = "C0HANDBOOK", "handbook"
+ALICE, BOB = "U0ALICE", "U0BOB"
+
+
+@contextmanager
+def local_stack(config: Config, queues: tuple[str, ...] = ("ingest",)) -> Iterator[tuple[Config, SlackDriver]]:
+    """Redis + emulator + bot over HTTP + a worker process, torn down on exit."""
+    from bot.app import create_app
+    from bot.server import HttpServer
+    from storage.db import Database
+
+    with ExitStack() as stack:
+        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="orgtune-demo-")))
+        redis_url = config.redis_url or stack.enter_context(RedisServer()).url
+        emulator = stack.enter_context(SlackEmulator(bot_token="xoxb-demo-" + secrets.token_hex(8)))
+        cfg = config.with_(
+            slack_bot_token=emulator.bot_token,
+            slack_signing_secret=secrets.token_hex(16),
+            slack_app_token=None,
+            slack_api_url=emulator.api_url,
+            redis_url=redis_url,
+            data_dir=data_dir,
+            database_url_override=None,
+        )
+        Database(cfg.database_url).upgrade()
+        server = HttpServer(create_app(cfg)).start()
+        stack.callback(server.stop)
+        stack.enter_context(_worker_process(cfg, queues, data_dir / "worker.log"))
+        yield cfg, SlackDriver(emulator, server.url, cfg.slack_signing_secret or "")
+
+
+@contextmanager
+def _worker_process(cfg: Config, queues: tuple[str, ...], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, **cfg.to_env(), "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orgtune", "worker", *queues], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def run_demo(config: Config, out: Callable[[str], None] = print) -> int:
+    out("orgtune demo: starting Redis, the Slack emulator, the bot and a worker (no real Slack involved)…")
+    with local_stack(config) as (_cfg, driver):
+        ws = driver.ws
+        ws.add_channel(CHANNEL, CHANNEL_NAME)
+        ws.add_user(ALICE, "alice")
+        ws.add_user(BOB, "bob")
+        waiting = play_sharing(driver, out)
+        out("…waiting for the worker to read the files")
+        ws.wait_for(lambda: all(ws.replies(CHANNEL, ts) for ts in waiting), timeout=180)
+        driver.slash("/orgtune", "docs", CHANNEL, ALICE)
+        ws.wait_for(lambda: any(m.via == "response_url" for m in ws.messages), timeout=30)
+        out("")
+        out(ws.render(CHANNEL))
+        slowest = max(a.seconds for a in driver.acks)
+        out("")
+        out(f"Every Slack request was acknowledged (slowest ack {slowest * 1000:.0f} ms, limit 3000 ms).")
+    return 0
+
+
+def play_sharing(driver: SlackDriver, out: Callable[[str], None]) -> list[str]:
+    """People share the handbook, one bad file and one copy; returns the threads awaiting replies."""
+    handbook = SAMPLES / "handbook"
+    threads: list[str] = []
+
+    def share(user: str, name: str, data: bytes, text: str = "", thread: str | None = None) -> Shared:
+        out(f"  {driver.ws.users[user]} shares {name}" + (" in a thread" if thread else ""))
+        shared = driver.share_file(CHANNEL, user, name, data, text=text, thread_ts=thread)
+        threads.append(thread or shared.message.ts)
+        return shared
+
+    first = share(ALICE, "benefits.md", (handbook / "benefits.md").read_bytes(), "Our benefits, for the bot")
+    for name in ("expenses.md", "security.md", "onboarding.md", "travel-policy.docx"):
+        share(ALICE, name, (handbook / name).read_bytes())
+    question = driver.say(CHANNEL, BOB, "Where is the remote work policy?")
+    share(BOB, "remote-work.pdf", (handbook / "remote-work.pdf").read_bytes(), "Here it is", thread=question.ts)
+    share(BOB, "photo.txt", (SAMPLES / "bad" / "photo.txt").read_bytes(), "my notes")
+    share(BOB, "empty.txt", b"")
+    share(ALICE, "benefits (1).md", (handbook / "benefits.md").read_bytes(), "oops, again")
+    out("  Slack re-delivers the first upload's event (a retry must not store it twice)")
+    driver.retry(first)
+    return threads

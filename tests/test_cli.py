@@ -1,0 +1,66 @@
+"""The command line: ingest real files into a channel, list and forget them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from orgtune.config import Config
+from tests.conftest import ROOT, SAMPLES
+
+HANDBOOK = SAMPLES / "handbook"
+
+
+def orgtune(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **config.to_env()}
+    return subprocess.run(
+        [sys.executable, "-m", "orgtune", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_ingest_and_docs_on_real_pdf_docx_and_markdown(tmp_path: Path) -> None:
+    config = Config(data_dir=tmp_path / "data")
+    files = [HANDBOOK / n for n in ("benefits.md", "remote-work.pdf", "travel-policy.docx")]
+    done = orgtune(config, "ingest", "--channel", "C0CLI", *map(str, files))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("Added benefits.md — ") and lines[0].endswith("knows 1 document.")
+    assert lines[1].startswith("Added remote-work.pdf — 2 pages, ")
+    assert lines[2].startswith("Added travel-policy.docx — ") and lines[2].endswith("knows 3 documents.")
+
+    listing = orgtune(config, "docs", "--channel", "C0CLI")
+    assert listing.returncode == 0
+    assert listing.stdout.startswith("3 documents in this channel:")
+    for name in ("benefits.md", "remote-work.pdf", "travel-policy.docx"):
+        assert f"• {name} — " in listing.stdout
+    assert "doesn't know any" in orgtune(config, "docs", "--channel", "C0OTHER").stdout
+
+
+def test_a_rejected_file_exits_non_zero_with_a_clear_message(tmp_path: Path) -> None:
+    config = Config(data_dir=tmp_path / "data")
+    bad = orgtune(config, "ingest", "-c", "C0CLI", str(SAMPLES / "bad" / "photo.txt"), str(HANDBOOK / "security.md"))
+    assert bad.returncode == 1
+    assert "Not added. photo.txt" in bad.stderr and "png image" in bad.stderr.lower()
+    assert "Added security.md" in bad.stdout
+    dup = orgtune(config, "ingest", "-c", "C0CLI", str(HANDBOOK / "security.md"))
+    assert dup.returncode == 0 and "same content as security.md" in dup.stdout
+    missing = orgtune(config, "ingest", "-c", "C0CLI", str(tmp_path / "nope.pdf"))
+    assert missing.returncode == 1 and "can't be read" in missing.stderr
+    listing = orgtune(config, "docs", "-c", "C0CLI").stdout
+    assert listing.startswith("1 document in this channel:")
+
+
+def test_forget_from_the_command_line(tmp_path: Path) -> None:
+    config = Config(data_dir=tmp_path / "data")
+    assert orgtune(config, "ingest", "-c", "C0CLI", str(HANDBOOK / "expenses.md")).returncode == 0
+    gone = orgtune(config, "forget", "-c", "C0CLI", "expenses.md")
+    assert gone.returncode == 0 and gone.stdout.strip() == "Forgot expenses.md. This channel now knows 0 documents."
+    assert orgtune(config, "forget", "-c", "C0CLI", "expenses.md").returncode == 1
+
+
+def test_serve_without_credentials_says_what_is_missing(tmp_path: Path) -> None:
+    done = orgtune(Config(data_dir=tmp_path), "serve")
+    assert done.returncode == 2
+    assert "SLACK_BOT_TOKEN" in done.stderr and "REDIS_URL" in done.stderr
