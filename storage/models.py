@@ -9,8 +9,9 @@ query can be scoped to it. Schema changes go through Alembic migrations in
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -101,3 +102,118 @@ class SlackEvent(Base):
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class RunStatus:
+    """Lifecycle of a training run. ACTIVE runs block another run in the same channel."""
+
+    QUEUED = "queued"
+    GENERATING = "generating"
+    TRAINING = "training"
+    EVALUATING = "evaluating"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ACTIVE = (QUEUED, GENERATING, TRAINING, EVALUATING)
+    FINAL = frozenset({DONE, FAILED, CANCELLED})
+
+
+_ACTIVE_SQL = "status IN ('queued', 'generating', 'training', 'evaluating')"
+
+
+class TrainingRun(Base):
+    __tablename__ = "training_runs"
+    __table_args__ = (
+        Index("ix_training_runs_channel", "team_id", "channel_id", "id"),
+        # One active run per channel, enforced by the database itself.
+        Index(
+            "uq_training_runs_one_active",
+            "team_id",
+            "channel_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(32))
+    base_model: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
+    requested_by: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16), default="slack")
+    progress_ts: Mapped[str | None] = mapped_column(String(32))
+    """The channel message updated in place with progress; results go in its thread."""
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    """Where /train was asked (a thread for @orgtune train), if not the channel itself."""
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled_by: Mapped[str | None] = mapped_column(String(32))
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in RunStatus.ACTIVE
+
+
+class Example(Base):
+    """One generated training or held-out example, with its provenance."""
+
+    __tablename__ = "examples"
+    __table_args__ = (Index("ix_examples_run", "run_id", "split"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("training_runs.id", ondelete="CASCADE"))
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
+    document_sha256: Mapped[str | None] = mapped_column(String(64))
+    split: Mapped[str] = mapped_column(String(8))
+    """'train' or 'heldout'."""
+    kind: Mapped[str] = mapped_column(String(16))
+    question: Mapped[str] = mapped_column(Text)
+    expected: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The full example (answer, quote, section, passages, source) as training.examples.Example.to_dict()."""
+
+
+class Adapter(Base):
+    """A trained version of a channel's assistant."""
+
+    __tablename__ = "adapters"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "version", name="uq_adapters_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("training_runs.id", ondelete="SET NULL"))
+    model: Mapped[str] = mapped_column(String(32))
+    base_model: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(500))
+    """Relative to the artifact directory, so the directory can be mounted elsewhere."""
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    trainable_params: Mapped[int] = mapped_column(Integer)
+    data_hash: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChannelState(Base):
+    """Per-channel settings: which adapter version answers."""
+
+    __tablename__ = "channel_state"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    active_adapter_id: Mapped[int | None] = mapped_column(ForeignKey("adapters.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
