@@ -52,6 +52,12 @@ class Config:
     extra_file_hosts: tuple[str, ...] = ()
     """ORGTUNE_SLACK_FILE_HOSTS: comma-separated extra hosts allowed to receive the bot token."""
 
+    models_dir_override: Path | None = None
+    """ORGTUNE_MODELS_DIR: local model weights (<dir>/mistral, <dir>/qwen); default <data_dir>/models."""
+
+    allow_cpu_training: bool = False
+    """ORGTUNE_ALLOW_CPU_TRAINING: let a worker without a GPU train mistral/qwen (very slow)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Build the configuration from ``environ`` (``os.environ`` when omitted)."""
@@ -75,6 +81,8 @@ class Config:
             port=int(port) if port else defaults.HTTP_PORT,
             log_level=(get("ORGTUNE_LOG_LEVEL") or "INFO").upper(),
             extra_file_hosts=hosts,
+            models_dir_override=Path(m) if (m := get("ORGTUNE_MODELS_DIR")) else None,
+            allow_cpu_training=(get("ORGTUNE_ALLOW_CPU_TRAINING") or "").lower() in ("1", "true", "yes"),
         )
 
     def with_(self, **changes: object) -> Config:
@@ -98,6 +106,11 @@ class Config:
     def artifacts_dir(self) -> Path:
         """Where documents, adapters and checkpoints are written (shareable between hosts)."""
         return self.data_dir / "artifacts"
+
+    @property
+    def models_dir(self) -> Path:
+        """Where base model weights are looked up (and smollm2's converted weights cached)."""
+        return self.models_dir_override or self.data_dir / "models"
 
     @property
     def slack_api_host(self) -> str:
@@ -130,6 +143,8 @@ class Config:
             "PORT": str(self.port),
             "ORGTUNE_LOG_LEVEL": self.log_level,
             "ORGTUNE_SLACK_FILE_HOSTS": ",".join(self.extra_file_hosts),
+            "ORGTUNE_MODELS_DIR": str(self.models_dir_override) if self.models_dir_override else None,
+            "ORGTUNE_ALLOW_CPU_TRAINING": "1" if self.allow_cpu_training else None,
         }
         return {k: v for k, v in pairs.items() if v}
 

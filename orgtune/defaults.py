@@ -108,3 +108,37 @@ HTTP_PORT = 3000
 
 SLACK_API_URL = "https://slack.com/api/"
 """Slack Web API base URL; tests and the demo point this at the local emulator."""
+
+# --- Retrieval and prompts (shared by training examples and answering) ----------
+
+PASSAGE_WORDS = 90
+"""Sections are cut into passages of about this many words: small enough for CPU prompts."""
+
+PASSAGES_PER_PROMPT = 3
+"""Passages placed in each prompt: the best match plus context, ~400 tokens in all."""
+
+HELDOUT_FRACTION = 0.15
+"""Share of generated examples kept out of training to measure the adapter."""
+
+MIN_HELDOUT_EXAMPLES = 4
+"""Never evaluate on fewer examples than this (when there are enough)."""
+
+# --- Training --------------------------------------------------------------------
+
+TRAIN_JOB_TIMEOUT_MIN_S = 30 * 60
+"""Lower bound on a training job's timeout: loading and evaluation alone can take minutes."""
+
+TRAIN_JOB_TIMEOUT_MAX_S = 24 * 3600
+"""Upper bound: a run planned longer than a day should be split or given a GPU."""
+
+TRAIN_JOB_TIMEOUT_FACTOR = 3.0
+"""Timeout = this x the plan's estimated duration (clamped), so slow hardware isn't killed early."""
+
+PROGRESS_BAR_WIDTH = 20
+"""Characters in the progress bar of the training message."""
+
+MAX_EXAMPLES_PER_RUN = 2000
+"""Cap on generated examples for one run, however many documents a channel has."""
+
+WORKER_HEARTBEAT_STALE_S = 180
+"""A worker on another host that hasn't heartbeat for 3 minutes is presumed dead (RQ beats every 30-60 s)."""
