@@ -109,9 +109,16 @@ HELP = """*orgtune* learns this channel's documents and answers questions about 
 *Share knowledge* — upload a PDF, DOCX, Markdown, plain-text or HTML file in this channel or a thread. \
 I reply in the thread with what I learned. Each channel is its own knowledge space: nothing crosses channels.
 
+*Train* — `/train smollm2` (or `qwen`, `mistral`) turns this channel's documents into its own assistant. \
+I post the plan, update one message with progress (with a Cancel button), then post the results. \
+In a thread, say `@orgtune train smollm2`.
+
 *Commands*
 • `/orgtune docs` — list the documents this channel knows
 • `/orgtune forget <name>` — remove a document from this channel
+• `/orgtune runs` — recent training runs and their results
+• `/orgtune status` — documents, the active assistant version, and any run in progress
+• `/orgtune cancel` — stop the channel's training run
 • `/orgtune help` — this message
 
 Limits: files up to {max_mb} MB and {max_pages} pages; password-protected files can't be read."""
@@ -132,3 +139,7 @@ def plain(text: str) -> str:
     text = re.sub(r"^:[a-z_]+: ", "", text)
     text = text.replace("*", "")
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("\u200b", "")
+
+
+def mention_help() -> str:
+    return "In threads you can say `@orgtune train <model>` or `@orgtune help`."

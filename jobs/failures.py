@@ -16,12 +16,15 @@ log = logging.getLogger(__name__)
 
 
 def on_job_failure(job: Job, connection: Any, exc_type: Any = None, exc_value: Any = None, tb: Any = None) -> None:
-    from jobs.ingest import describe, fail_document
+    """Mark the job's document or run as failed and tell the channel (idempotent)."""
+    from jobs import ingest, train
     from jobs.runtime import get_runtime
 
+    exc = exc_value if isinstance(exc_value, BaseException) else RuntimeError("the worker stopped")
     if job.func_name == "jobs.ingest.ingest_document":
-        what = describe(exc_value) if isinstance(exc_value, BaseException) else "the worker stopped"
-        fail_document(get_runtime(), int(job.args[0]), what)
+        ingest.fail_document(get_runtime(), int(job.args[0]), ingest.describe(exc))
+    elif job.func_name == "jobs.train.train_run":
+        train.fail_run(get_runtime(), int(job.args[0]), train.describe(exc))
     else:
         log.error("job %s (%s) failed: %s", job.id, job.func_name, exc_value)
 

@@ -48,10 +48,21 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shared by the whole session: smollm2 is converted from GGUF once, the tiny model built once."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture
-def config(tmp_path: Path, redis_url: str) -> Config:
+def config(tmp_path: Path, redis_url: str, models_dir: Path) -> Config:
     """A complete configuration pointing at tmp_path and the private Redis (no Slack yet)."""
-    return Config(redis_url=redis_url, data_dir=tmp_path / "data", slack_signing_secret=secrets.token_hex(16))
+    return Config(
+        redis_url=redis_url,
+        data_dir=tmp_path / "data",
+        slack_signing_secret=secrets.token_hex(16),
+        models_dir_override=models_dir,
+    )
 
 
 @pytest.fixture
@@ -69,32 +80,42 @@ class Stack:
     db: Database
     worker: subprocess.Popen[bytes] | None
     worker_log: Path
+    trainer: subprocess.Popen[bytes] | None = None
 
     @property
     def ws(self):  # type: ignore[no-untyped-def]
         return self.emulator.workspace
 
-    def start_worker(self, *queues: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, *queues: str) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.config.to_env(), "PYTHONUNBUFFERED": "1"}
         log = open(self.worker_log, "ab")  # noqa: SIM115 - closed with the process
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "orgtune", "worker", *(queues or ("ingest",))],
+        return subprocess.Popen(
+            [sys.executable, "-m", "orgtune", "worker", *queues],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
+
+    def start_worker(self, *queues: str) -> subprocess.Popen[bytes]:
+        self.worker = self._spawn(*(queues or ("ingest",)))
         return self.worker
 
+    def start_trainer(self) -> subprocess.Popen[bytes]:
+        """A second worker, on the train queue (it probes its hardware first)."""
+        self.trainer = self._spawn("train")
+        return self.trainer
+
     def stop_worker(self) -> None:
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.terminate()
-            try:
-                self.worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.worker.kill()
-                self.worker.wait()
-        self.worker = None
+        for proc in (self.worker, self.trainer):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self.worker = self.trainer = None
 
     def reply_in(self, channel: str, thread_ts: str, timeout: float = 60) -> str:
         """Wait for the bot's (first) reply in a thread and return its text."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import commands, files
+from bot.listeners import commands, files, mentions, training
 from bot.services import BotServices
 
 
 def register(app: App, services: BotServices) -> None:
     files.register(app, services)
     commands.register(app, services)
+    training.register(app, services)
+    mentions.register(app, services)

@@ -7,25 +7,40 @@ which posts to the command's response_url; nothing here does heavy work.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
-from bot import messages
+from bot import messages, run_messages
 from bot.errors import reported
 from bot.services import BotServices
-from storage import documents
+from storage import documents, runs
 from storage.artifacts import Artifacts
 from storage.channels import ChannelKey
 from storage.db import Database
 from storage.models import DocumentStatus
 
-Handler = Callable[[BotServices, ChannelKey, str, Respond], None]
+
+@dataclass(frozen=True)
+class Ctx:
+    """One /orgtune invocation."""
+
+    services: BotServices
+    key: ChannelKey
+    arg: str
+    respond: Respond
+    user: str
+    client: WebClient
+
+
+Handler = Callable[[Ctx], None]
 
 
 def register(app: App, services: BotServices) -> None:
     @app.command("/orgtune")
-    def orgtune(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def orgtune(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
         sub, _, rest = (command.get("text") or "").strip().partition(" ")
         key = ChannelKey(command["team_id"], command["channel_id"])
@@ -34,11 +49,11 @@ def register(app: App, services: BotServices) -> None:
             if handler is None:
                 respond(text=messages.unknown_command(sub) if sub else messages.help_text())
             else:
-                handler(services, key, rest.strip(), respond)
+                handler(Ctx(services, key, rest.strip(), respond, command.get("user_id", ""), client))
 
 
-def docs(services: BotServices, key: ChannelKey, _arg: str, respond: Respond) -> None:
-    respond(text=docs_text(services.db, key), response_type="ephemeral")
+def docs(c: Ctx) -> None:
+    c.respond(text=docs_text(c.services.db, c.key), response_type="ephemeral")
 
 
 def docs_text(db: Database, key: ChannelKey) -> str:
@@ -53,12 +68,12 @@ def docs_text(db: Database, key: ChannelKey) -> str:
     return messages.doc_list(summaries, pending)
 
 
-def forget(services: BotServices, key: ChannelKey, name: str, respond: Respond) -> None:
-    if not name:
-        respond(text="Which document? Usage: `/orgtune forget <name>` (see `/orgtune docs`).")
+def forget(c: Ctx) -> None:
+    if not c.arg:
+        c.respond(text="Which document? Usage: `/orgtune forget <name>` (see `/orgtune docs`).")
         return
-    text, response_type = forget_text(services.db, services.artifacts, key, name)
-    respond(text=text, response_type=response_type)
+    text, response_type = forget_text(c.services.db, c.services.artifacts, c.key, c.arg)
+    c.respond(text=text, response_type=response_type)
 
 
 def forget_text(db: Database, artifacts: Artifacts, key: ChannelKey, name: str) -> tuple[str, str]:
@@ -78,8 +93,51 @@ def forget_text(db: Database, artifacts: Artifacts, key: ChannelKey, name: str) 
     return messages.forgot(doc_name, known), "in_channel"
 
 
-def help_(services: BotServices, key: ChannelKey, _arg: str, respond: Respond) -> None:
-    respond(text=messages.help_text(), response_type="ephemeral")
+def help_(c: Ctx) -> None:
+    c.respond(text=messages.help_text(), response_type="ephemeral")
 
 
-SUBCOMMANDS: dict[str, Handler] = {"docs": docs, "forget": forget, "help": help_}
+def runs_(c: Ctx) -> None:
+    c.respond(text=runs_text(c.services.db, c.key), response_type="ephemeral")
+
+
+def runs_text(db: Database, key: ChannelKey) -> str:
+    with db.session() as session:
+        return run_messages.runs_list(list(runs.recent(session, key)))
+
+
+def status(c: Ctx) -> None:
+    c.respond(text=status_text(c.services.db, c.key), response_type="ephemeral")
+
+
+def status_text(db: Database, key: ChannelKey) -> str:
+    with db.session() as session:
+        known = documents.count_ready(session, key)
+        adapter = runs.active_adapter(session, key)
+        active = runs.active_run(session, key)
+        lines = [f"This channel knows {messages.plural(known, 'document')}."]
+        if adapter is None:
+            lines.append("No trained assistant yet: `/train smollm2` makes one.")
+        else:
+            lines.append(
+                f"Answering with `{adapter.model}` v{adapter.version} (trained {adapter.created_at:%Y-%m-%d})."
+            )
+        if active is not None:
+            lines.append(run_messages.already_running(active).split(". One run")[0] + ".")
+    return "\n".join(lines)
+
+
+def cancel_(c: Ctx) -> None:
+    from bot.listeners.training import cancel
+
+    c.respond(text=cancel(c.services, c.client, c.key, c.user), response_type="ephemeral")
+
+
+SUBCOMMANDS: dict[str, Handler] = {
+    "docs": docs,
+    "forget": forget,
+    "help": help_,
+    "runs": runs_,
+    "status": status,
+    "cancel": cancel_,
+}

@@ -1,0 +1,50 @@
+"""``@orgtune ...`` in channels and threads: commands that also work where slash commands can't."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot import messages
+from bot.errors import reported
+from bot.listeners import training
+from bot.services import BotServices
+from storage.channels import ChannelKey
+from storage.events import claim_event
+
+MENTION = re.compile(r"<@[A-Z0-9]+>")
+
+
+def register(app: App, services: BotServices) -> None:
+    @app.event("app_mention")
+    def on_mention(body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        if event.get("user") == context.bot_user_id or event.get("bot_id"):
+            return
+        with services.db.session() as session:
+            if body.get("event_id") and not claim_event(session, body["event_id"]):
+                return  # a Slack retry of a mention we already handled
+        channel = event["channel"]
+        thread_ts = event.get("thread_ts") or event["ts"]
+        key = ChannelKey(str(body.get("team_id") or context.team_id), channel)
+        text = MENTION.sub("", event.get("text") or "").strip()
+
+        def tell(reply: str) -> None:
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=reply)
+
+        with reported(tell, "handling your message"):
+            dispatch(services, client, key, text, event.get("user") or "", thread_ts, tell)
+
+
+def dispatch(
+    services: BotServices, client: WebClient, key: ChannelKey, text: str, user: str, thread_ts: str, tell: Any
+) -> None:
+    word, _, rest = text.partition(" ")
+    if word.lower() == "train":
+        training.launch(services, client, key, rest, user, thread_ts, tell)
+    elif word.lower() in ("help", ""):
+        tell(messages.help_text())
+    else:
+        tell("I can't answer questions yet: train me first with `/train smollm2`. " + messages.mention_help())
