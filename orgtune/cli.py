@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run orgtune locally against an emulated Slack and print the conversation")
     p.set_defaults(func=cmd_demo)
 
+    from orgtune import cli_train
+
+    cli_train.add_parsers(sub, _channel_args)
+
     p = sub.add_parser("db", help="database maintenance")
     p.add_argument("action", choices=["upgrade"], help="upgrade: apply pending migrations")
     p.set_defaults(func=cmd_db)

@@ -12,10 +12,12 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from bot.messages import plain
 from orgtune.config import Config
 from orgtune.redis_server import RedisServer
 from slackemu import SlackDriver, SlackEmulator
@@ -27,7 +29,7 @@ ALICE, BOB = "U0ALICE", "U0BOB"
 
 
 @contextmanager
-def local_stack(config: Config, queues: tuple[str, ...] = ("ingest",)) -> Iterator[tuple[Config, SlackDriver]]:
+def local_stack(config: Config, queues: tuple[str, ...] = ("ingest", "train")) -> Iterator[tuple[Config, SlackDriver]]:
     """Redis + emulator + bot over HTTP + a worker process, torn down on exit."""
     from bot.app import create_app
     from bot.server import HttpServer
@@ -83,12 +85,37 @@ def run_demo(config: Config, out: Callable[[str], None] = print) -> int:
         ws.wait_for(lambda: all(ws.replies(CHANNEL, ts) for ts in waiting), timeout=180)
         driver.slash("/orgtune", "docs", CHANNEL, ALICE)
         ws.wait_for(lambda: any(m.via == "response_url" for m in ws.messages), timeout=30)
+        play_training(driver, out)
         out("")
         out(ws.render(CHANNEL))
         slowest = max(a.seconds for a in driver.acks)
         out("")
         out(f"Every Slack request was acknowledged (slowest ack {slowest * 1000:.0f} ms, limit 3000 ms).")
     return 0
+
+
+def play_training(driver: SlackDriver, out: Callable[[str], None], model: str = "smollm2") -> None:
+    """alice types /train; the progress message is followed live until the results arrive."""
+    ws = driver.ws
+    out(f"  alice types /train {model}")
+    driver.slash("/train", model, CHANNEL, ALICE)
+    message = ws.wait_for(lambda: next((m for m in ws.bot_messages(CHANNEL) if "*Training `" in m.text), None), 60)
+    shown = ""
+    final = (":white_check_mark:", ":x: failed", ":no_entry_sign:")
+    deadline = time.monotonic() + 30 * 60
+    while time.monotonic() < deadline:
+        lines = message.text.splitlines()
+        status = lines[0].split(" — ", 1)[-1]
+        detail = lines[1] if status.startswith(":weight_lifter:") and len(lines) > 1 else ""
+        line = f"    progress: {plain(status)} {detail}".rstrip()
+        if line != shown:
+            out(line)
+            shown = line
+        if any(mark in message.text for mark in final):
+            break
+        time.sleep(0.5)
+    if ":white_check_mark:" in message.text:
+        ws.wait_for(lambda: any(m.files for m in ws.replies(CHANNEL, message.ts)), timeout=60)
 
 
 def play_sharing(driver: SlackDriver, out: Callable[[str], None]) -> list[str]:
