@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("demo", help="run orgtune locally against an emulated Slack and print the conversation")
+    p.add_argument("--model", default="smollm2", help="model for the /train step (default: smollm2)")
     p.set_defaults(func=cmd_demo)
 
     from orgtune import cli_train
@@ -162,7 +163,7 @@ def cmd_forget(config: Config, args: argparse.Namespace) -> int:
 def cmd_demo(config: Config, args: argparse.Namespace) -> int:
     from orgtune.demo import run_demo
 
-    return run_demo(config)
+    return run_demo(config, model=args.model)
 
 
 def cmd_db(config: Config, args: argparse.Namespace) -> int:

@@ -65,15 +65,31 @@ def _worker_process(cfg: Config, queues: tuple[str, ...], log_path: Path) -> Ite
         try:
             yield proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_worker(proc)
 
 
-def run_demo(config: Config, out: Callable[[str], None] = print) -> int:
+def stop_worker(proc: subprocess.Popen[bytes], grace_s: float = 10) -> None:
+    """Stop an RQ worker and its work horse.
+
+    RQ treats the first SIGTERM as a warm shutdown (finish the current job, which
+    may be a long training run) and a second one as cold (kill the work horse).
+    """
+    for _ in range(2):
+        if proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            continue
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_demo(config: Config, out: Callable[[str], None] = print, model: str = "smollm2") -> int:
     out("orgtune demo: starting Redis, the Slack emulator, the bot and a worker (no real Slack involved)…")
     with local_stack(config) as (_cfg, driver):
         ws = driver.ws
@@ -85,7 +101,7 @@ def run_demo(config: Config, out: Callable[[str], None] = print) -> int:
         ws.wait_for(lambda: all(ws.replies(CHANNEL, ts) for ts in waiting), timeout=180)
         driver.slash("/orgtune", "docs", CHANNEL, ALICE)
         ws.wait_for(lambda: any(m.via == "response_url" for m in ws.messages), timeout=30)
-        play_training(driver, out)
+        play_training(driver, out, model)
         out("")
         out(ws.render(CHANNEL))
         slowest = max(a.seconds for a in driver.acks)

@@ -107,14 +107,11 @@ class Stack:
         return self.trainer
 
     def stop_worker(self) -> None:
+        from orgtune.demo import stop_worker
+
         for proc in (self.worker, self.trainer):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            if proc is not None:
+                stop_worker(proc)
         self.worker = self.trainer = None
 
     def reply_in(self, channel: str, thread_ts: str, timeout: float = 60) -> str:

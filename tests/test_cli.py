@@ -13,10 +13,10 @@ from tests.conftest import ROOT, SAMPLES
 HANDBOOK = SAMPLES / "handbook"
 
 
-def orgtune(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
+def orgtune(config: Config, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **config.to_env()}
     return subprocess.run(
-        [sys.executable, "-m", "orgtune", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "orgtune", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
 
 

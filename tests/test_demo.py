@@ -5,17 +5,29 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 
 
-def test_demo_shows_documents_being_shared_and_acknowledged() -> None:
+def run_demo(models_dir: Path, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "REDIS_", "ORGTUNE_"))}
+    env["ORGTUNE_MODELS_DIR"] = str(models_dir)
     done = subprocess.run(
-        [sys.executable, "-m", "orgtune", "demo"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "orgtune", "demo", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
+    return done.stdout
+
+
+def check_sharing(out: str) -> None:
     assert "#handbook" in out
     for name in ("benefits.md", "expenses.md", "security.md", "onboarding.md", "travel-policy.docx"):
         assert f"Added *{name}* — " in out
@@ -25,3 +37,27 @@ def test_demo_shows_documents_being_shared_and_acknowledged() -> None:
     assert "6 documents in this channel" in out
     assert out.count("Added *benefits.md*") == 1  # the retried event changed nothing
     assert "Every Slack request was acknowledged" in out
+
+
+def check_training(out: str, model: str) -> None:
+    assert f"alice types /train {model}" in out
+    assert "progress: " in out
+    assert f"*Training `{model}`* for this channel — :white_check_mark: done" in out
+    assert f"*Results — `{model}` v1*" in out and "Held-out questions answered right" in out
+    assert "(shares loss-curve-v1.png)" in out
+
+
+def test_demo_shares_documents_and_trains(models_dir: Path) -> None:
+    """The demo's script with the tiny test model, so the default suite stays fast."""
+    out = run_demo(models_dir, "--model", "tiny")
+    check_sharing(out)
+    check_training(out, "tiny")
+
+
+@pytest.mark.slow
+def test_demo_as_the_readme_runs_it(models_dir: Path) -> None:
+    """Exactly `orgtune demo`: SmolLM2 trained on the CPU."""
+    out = run_demo(models_dir)
+    check_sharing(out)
+    check_training(out, "smollm2")
+    assert "progress: training epoch 1/2 · step 1/" in out  # followed live, step by step

@@ -170,7 +170,7 @@ def train(
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            result.losses.append(float(loss))
+            result.losses.append(loss.item())
             result.tokens += int(mask.sum())
             result.seconds = time.perf_counter() - start
             on_progress(
