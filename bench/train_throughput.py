@@ -22,14 +22,10 @@ sys.path.insert(0, str(ROOT))
 
 
 def handbook_examples(n: int):  # type: ignore[no-untyped-def]
-    from parsing import parse_document
-    from retrieval import DocumentText, SectionText
+    from training.dataset import documents_from_files
     from training.examples import generate_examples
 
-    docs = []
-    for i, path in enumerate(sorted((ROOT / "samples" / "handbook").iterdir()), 1):
-        parsed = parse_document(path.read_bytes(), path.name)
-        docs.append(DocumentText(i, path.name, tuple(SectionText(s.heading, s.text) for s in parsed.sections)))
+    docs = documents_from_files(sorted((ROOT / "samples" / "handbook").iterdir()))
     return generate_examples(docs, max_per_doc=20)[:n]
 
 

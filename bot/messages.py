@@ -113,6 +113,10 @@ I reply in the thread with what I learned. Each channel is its own knowledge spa
 I post the plan, update one message with progress (with a Cancel button), then post the results. \
 In a thread, say `@orgtune train smollm2`.
 
+*Ask* — `@orgtune how many vacation days do we get?` (answered in the thread) or `/ask ...` \
+(answered in the channel). Answers come from this channel's documents, with their sources; \
+when the documents don't say, I say so. Rate answers with the buttons under them.
+
 *Commands*
 • `/orgtune docs` — list the documents this channel knows
 • `/orgtune forget <name>` — remove a document from this channel

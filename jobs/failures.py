@@ -25,6 +25,10 @@ def on_job_failure(job: Job, connection: Any, exc_type: Any = None, exc_value: A
         ingest.fail_document(get_runtime(), int(job.args[0]), ingest.describe(exc))
     elif job.func_name == "jobs.train.train_run":
         train.fail_run(get_runtime(), int(job.args[0]), train.describe(exc))
+    elif job.func_name == "jobs.answer.answer_question":
+        from jobs import answer
+
+        answer.fail_question(get_runtime(), int(job.args[0]), train.describe(exc))
     else:
         log.error("job %s (%s) failed: %s", job.id, job.func_name, exc_value)
 

@@ -1,6 +1,6 @@
 """Running RQ workers for orgtune's queues.
 
-The worker process itself never imports torch or touches CUDA: RQ forks a work
+The worker process itself never initialises CUDA: RQ forks a work
 horse per job, and CUDA state must not cross a fork. Jobs load models inside the
 work horse (or, for warm answering, in a dedicated non-forking worker).
 """
@@ -8,9 +8,14 @@ work horse (or, for warm answering, in a dedicated non-forking worker).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker
+from rq.worker import BaseWorker
 
 from jobs import hardware
 from jobs.failures import on_work_horse_killed
@@ -24,7 +29,8 @@ ALL_QUEUES = (defaults.QUEUE_INGEST, defaults.QUEUE_TRAIN, defaults.QUEUE_ANSWER
 log = logging.getLogger(__name__)
 
 
-def build_worker(config: Config, queue_names: Sequence[str] = ALL_QUEUES, name: str | None = None) -> Worker:
+def build_worker(config: Config, queue_names: Sequence[str] = ALL_QUEUES, name: str | None = None) -> BaseWorker:
+    """A forking worker, or for the answer queue alone a non-forking one that keeps models warm."""
     unknown = sorted(set(queue_names) - set(ALL_QUEUES))
     if unknown:
         raise ValueError(f"unknown queue(s) {', '.join(unknown)}; choose from {', '.join(ALL_QUEUES)}")
@@ -33,6 +39,10 @@ def build_worker(config: Config, queue_names: Sequence[str] = ALL_QUEUES, name: 
     runtime.db.upgrade()
     set_runtime(runtime)
     queues = [Queue(q, connection=connection) for q in queue_names]
+    if list(queue_names) == [defaults.QUEUE_ANSWER]:
+        # No fork: the model loaded by the first question serves every later one. This
+        # process never forks work horses, so initialising CUDA here is safe.
+        return SimpleWorker(queues, connection=connection, name=name)
     return Worker(queues, connection=connection, name=name, work_horse_killed_handler=on_work_horse_killed)
 
 
@@ -45,6 +55,11 @@ def run_worker(
     child process, so this process never touches CUDA) for the bot's plans, and
     fails runs left active by a worker that died.
     """
+    if defaults.QUEUE_ANSWER in queue_names and len(queue_names) > 1:
+        # Answering needs its own non-forking process; run it beside this one.
+        others = [q for q in queue_names if q != defaults.QUEUE_ANSWER]
+        with _answer_process(config, burst):
+            return run_worker(config, others, burst, name)
     worker = build_worker(config, queue_names, name)
     log.info("worker %s listening on %s", worker.name, ", ".join(queue_names))
     training = defaults.QUEUE_TRAIN in queue_names
@@ -57,7 +72,19 @@ def run_worker(
             hardware.withdraw(worker.connection, worker.name)
 
 
-def _prepare_training(worker: Worker) -> None:
+@contextmanager
+def _answer_process(config: Config, burst: bool) -> Iterator[subprocess.Popen[bytes]]:
+    args = [sys.executable, "-m", "orgtune", "worker", defaults.QUEUE_ANSWER, *(["--burst"] if burst else [])]
+    proc = subprocess.Popen(args, env={**os.environ, **config.to_env()})
+    try:
+        yield proc
+    finally:
+        from orgtune.demo import stop_worker
+
+        stop_worker(proc)
+
+
+def _prepare_training(worker: BaseWorker) -> None:
     from jobs.runtime import get_runtime
     from jobs.train import reconcile
 

@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orgtune import cli_train
 
     cli_train.add_parsers(sub, _channel_args)
+    from orgtune import cli_answer
+
+    cli_answer.add_parsers(sub, _channel_args)
 
     p = sub.add_parser("db", help="database maintenance")
     p.add_argument("action", choices=["upgrade"], help="upgrade: apply pending migrations")
@@ -124,6 +127,12 @@ def _channel_key(config: Config, runtime, args: argparse.Namespace):  # type: ig
             raise ConfigError(f"channel {args.channel} exists in several workspaces ({', '.join(teams)}); pass --team")
         team = teams[0] if teams else LOCAL_TEAM
     return ChannelKey(team, args.channel)
+
+
+def runtime_and_key(config: Config, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The Runtime (schema upgraded) and the ChannelKey named by --channel/--team."""
+    runtime = _runtime(config)
+    return runtime, _channel_key(config, runtime, args)
 
 
 def cmd_ingest(config: Config, args: argparse.Namespace) -> int:

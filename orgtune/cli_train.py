@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from orgtune.cli import runtime_and_key
 from orgtune.config import Config
 
 
@@ -37,25 +38,26 @@ def add_parsers(sub: Any, channel_args: Any) -> None:
     p.set_defaults(func=cmd_runs)
 
 
-def _rt_key(config: Config, args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from orgtune.cli import _channel_key, _runtime
+def _spec(name: str):  # type: ignore[no-untyped-def]
+    """The model named on the command line, or None after printing the choices."""
+    from training.models import UnknownModel, get_model
 
-    runtime = _runtime(config)
-    return runtime, _channel_key(config, runtime, args)
+    try:
+        return get_model(name)
+    except UnknownModel as exc:
+        print(f"orgtune: {exc}", file=sys.stderr)
+        return None
 
 
 def cmd_plan(config: Config, args: argparse.Namespace) -> int:
     from jobs.launch import local_hardware, plan_channel
     from training.dataset import Dataset, plan_for
-    from training.models import UnknownModel, get_model
 
-    try:
-        spec = get_model(args.model)
-    except UnknownModel as exc:
-        print(f"orgtune: {exc}", file=sys.stderr)
+    spec = _spec(args.model)
+    if spec is None:
         return 2
     if args.channel:
-        runtime, key = _rt_key(config, args)
+        runtime, key = runtime_and_key(config, args)
         plan = plan_channel(runtime.db, None, key, spec)
     else:  # the model alone: parameters, adapter size, memory
         plan = plan_for(Dataset([], {}, [], []), spec, local_hardware())
@@ -73,14 +75,11 @@ def cmd_plan(config: Config, args: argparse.Namespace) -> int:
 def cmd_train(config: Config, args: argparse.Namespace) -> int:
     from jobs.launch import Busy, NothingToLearn, start_run
     from jobs.queues import redis_for_worker
-    from training.models import UnknownModel, get_model
 
-    try:
-        spec = get_model(args.model)
-    except UnknownModel as exc:
-        print(f"orgtune: {exc}", file=sys.stderr)
+    spec = _spec(args.model)
+    if spec is None:
         return 2
-    runtime, key = _rt_key(config, args)
+    runtime, key = runtime_and_key(config, args)
     redis = redis_for_worker(config)
     try:
         outcome = start_run(runtime.db, redis, key, spec, requested_by=None, source="cli")
@@ -168,7 +167,7 @@ def cmd_examples(config: Config, args: argparse.Namespace) -> int:
     from training.dataset import build_dataset
     from training.models import get_model
 
-    runtime, key = _rt_key(config, args)
+    runtime, key = runtime_and_key(config, args)
     with runtime.db.session() as session:
         dataset = build_dataset(session, key, get_model(args.model))
     shown = (dataset.train + dataset.heldout)[: args.n]
@@ -186,6 +185,6 @@ def cmd_runs(config: Config, args: argparse.Namespace) -> int:
     from bot.listeners.commands import runs_text
     from bot.messages import plain
 
-    runtime, key = _rt_key(config, args)
+    runtime, key = runtime_and_key(config, args)
     print(plain(runs_text(runtime.db, key)))
     return 0

@@ -55,6 +55,9 @@ class Config:
     models_dir_override: Path | None = None
     """ORGTUNE_MODELS_DIR: local model weights (<dir>/mistral, <dir>/qwen); default <data_dir>/models."""
 
+    answer_model: str = defaults.DEFAULT_ANSWER_MODEL
+    """ORGTUNE_ANSWER_MODEL: base model answering in channels that have no trained adapter yet."""
+
     allow_cpu_training: bool = False
     """ORGTUNE_ALLOW_CPU_TRAINING: let a worker without a GPU train mistral/qwen (very slow)."""
 
@@ -83,6 +86,7 @@ class Config:
             extra_file_hosts=hosts,
             models_dir_override=Path(m) if (m := get("ORGTUNE_MODELS_DIR")) else None,
             allow_cpu_training=(get("ORGTUNE_ALLOW_CPU_TRAINING") or "").lower() in ("1", "true", "yes"),
+            answer_model=get("ORGTUNE_ANSWER_MODEL") or defaults.DEFAULT_ANSWER_MODEL,
         )
 
     def with_(self, **changes: object) -> Config:
@@ -145,6 +149,7 @@ class Config:
             "ORGTUNE_SLACK_FILE_HOSTS": ",".join(self.extra_file_hosts),
             "ORGTUNE_MODELS_DIR": str(self.models_dir_override) if self.models_dir_override else None,
             "ORGTUNE_ALLOW_CPU_TRAINING": "1" if self.allow_cpu_training else None,
+            "ORGTUNE_ANSWER_MODEL": self.answer_model,
         }
         return {k: v for k, v in pairs.items() if v}
 

@@ -142,3 +142,20 @@ MAX_EXAMPLES_PER_RUN = 2000
 
 WORKER_HEARTBEAT_STALE_S = 180
 """A worker on another host that hasn't heartbeat for 3 minutes is presumed dead (RQ beats every 30-60 s)."""
+
+# --- Answering -------------------------------------------------------------------
+
+DEFAULT_ANSWER_MODEL = "smollm2"
+"""Base model that answers in channels without a trained adapter."""
+
+ANSWER_JOB_TIMEOUT_S = 300
+"""Loading a model cold plus one generation; a warm answer takes seconds."""
+
+MIN_QUERY_COVERAGE = 0.35
+"""Share of the question's term weight (idf) the best passage must contain, else 'not covered'."""
+
+MAX_LOADED_ADAPTERS = 8
+"""Adapters kept in memory per answer worker (least recently used are unloaded)."""
+
+MAX_QUESTION_CHARS = 1000
+"""Longer questions are cut: they are questions, not documents."""

@@ -29,7 +29,9 @@ ALICE, BOB = "U0ALICE", "U0BOB"
 
 
 @contextmanager
-def local_stack(config: Config, queues: tuple[str, ...] = ("ingest", "train")) -> Iterator[tuple[Config, SlackDriver]]:
+def local_stack(
+    config: Config, queues: tuple[str, ...] = ("ingest", "train", "answer")
+) -> Iterator[tuple[Config, SlackDriver]]:
     """Redis + emulator + bot over HTTP + a worker process, torn down on exit."""
     from bot.app import create_app
     from bot.server import HttpServer
@@ -102,6 +104,7 @@ def run_demo(config: Config, out: Callable[[str], None] = print, model: str = "s
         driver.slash("/orgtune", "docs", CHANNEL, ALICE)
         ws.wait_for(lambda: any(m.via == "response_url" for m in ws.messages), timeout=30)
         play_training(driver, out, model)
+        play_questions(driver, out)
         out("")
         out(ws.render(CHANNEL))
         slowest = max(a.seconds for a in driver.acks)
@@ -132,6 +135,27 @@ def play_training(driver: SlackDriver, out: Callable[[str], None], model: str = 
         time.sleep(0.5)
     if ":white_check_mark:" in message.text:
         ws.wait_for(lambda: any(m.files for m in ws.replies(CHANNEL, message.ts)), timeout=60)
+
+
+QUESTIONS = (
+    (ALICE, "mention", "How many days of paid vacation do we get per year?"),
+    (BOB, "slash", "What is the dinner limit when I travel for work?"),
+    (BOB, "mention", "Who won the office chess tournament?"),
+)
+
+
+def play_questions(driver: SlackDriver, out: Callable[[str], None]) -> None:
+    """People ask the trained assistant; answers arrive in threads (or the channel for /ask)."""
+    ws = driver.ws
+    before = len(ws.bot_messages(CHANNEL))
+    for user, how, question in QUESTIONS:
+        out(f"  {ws.users[user]} asks: {question}")
+        if how == "mention":
+            driver.mention(CHANNEL, user, question)
+        else:
+            driver.slash("/ask", question, CHANNEL, user)
+    out("…waiting for the answers")
+    ws.wait_for(lambda: len(ws.bot_messages(CHANNEL)) >= before + len(QUESTIONS), timeout=600)
 
 
 def play_sharing(driver: SlackDriver, out: Callable[[str], None]) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -217,3 +217,38 @@ class ChannelState(Base):
     channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     active_adapter_id: Mapped[int | None] = mapped_column(ForeignKey("adapters.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Question(Base):
+    """A question asked in a channel, its answer, the sources used, and feedback."""
+
+    __tablename__ = "questions"
+    __table_args__ = (Index("ix_questions_channel", "team_id", "channel_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    user: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16), default="mention")
+    """'mention', 'slash', 'cli' or 'eval'."""
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    """The asking message (gets the working-on-it reaction)."""
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    """Where the answer goes; empty for a slash command (answered in the channel)."""
+    question: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    """'queued', 'answered' or 'failed'."""
+    answer: Mapped[str | None] = mapped_column(Text)
+    generated: Mapped[str | None] = mapped_column(Text)
+    """The model's raw output (empty when retrieval alone found the documents don't cover it)."""
+    covered: Mapped[bool | None] = mapped_column(Boolean)
+    sources: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    adapter_id: Mapped[int | None] = mapped_column(ForeignKey("adapters.id", ondelete="SET NULL"))
+    adapter_version: Mapped[int | None] = mapped_column(Integer)
+    model: Mapped[str | None] = mapped_column(String(32))
+    seconds: Mapped[float | None] = mapped_column(Float)
+    reply_ts: Mapped[str | None] = mapped_column(String(32))
+    feedback: Mapped[str | None] = mapped_column(String(16))
+    feedback_by: Mapped[str | None] = mapped_column(String(32))
+    feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

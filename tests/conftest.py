@@ -81,6 +81,7 @@ class Stack:
     worker: subprocess.Popen[bytes] | None
     worker_log: Path
     trainer: subprocess.Popen[bytes] | None = None
+    answerer: subprocess.Popen[bytes] | None = None
 
     @property
     def ws(self):  # type: ignore[no-untyped-def]
@@ -106,13 +107,18 @@ class Stack:
         self.trainer = self._spawn("train")
         return self.trainer
 
+    def start_answerer(self) -> subprocess.Popen[bytes]:
+        """A non-forking worker on the answer queue (keeps the model warm)."""
+        self.answerer = self._spawn("answer")
+        return self.answerer
+
     def stop_worker(self) -> None:
         from orgtune.demo import stop_worker
 
-        for proc in (self.worker, self.trainer):
+        for proc in (self.worker, self.trainer, self.answerer):
             if proc is not None:
                 stop_worker(proc)
-        self.worker = self.trainer = None
+        self.worker = self.trainer = self.answerer = None
 
     def reply_in(self, channel: str, thread_ts: str, timeout: float = 60) -> str:
         """Wait for the bot's (first) reply in a thread and return its text."""

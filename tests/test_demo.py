@@ -47,17 +47,28 @@ def check_training(out: str, model: str) -> None:
     assert "(shares loss-curve-v1.png)" in out
 
 
+def check_questions(out: str) -> None:
+    assert "alice asks: How many days of paid vacation do we get per year?" in out
+    assert "Who won the office chess tournament?" in out
+    assert "The documents don't cover this." in out
+    assert "<@U0BOB> asked:" in out  # /ask answers in the channel, question quoted
+
+
 def test_demo_shares_documents_and_trains(models_dir: Path) -> None:
     """The demo's script with the tiny test model, so the default suite stays fast."""
     out = run_demo(models_dir, "--model", "tiny")
     check_sharing(out)
     check_training(out, "tiny")
+    check_questions(out)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_demo_as_the_readme_runs_it(models_dir: Path) -> None:
     """Exactly `orgtune demo`: SmolLM2 trained on the CPU."""
     out = run_demo(models_dir)
     check_sharing(out)
     check_training(out, "smollm2")
     assert "progress: training epoch 1/2 · step 1/" in out  # followed live, step by step
+    check_questions(out)
+    assert "27" in out  # the trained assistant knows the vacation days

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from orgtune.defaults import MIN_HELDOUT_EXAMPLES, PASSAGES_PER_PROMPT
-from parsing import parse_document
 from retrieval import DocumentText, SectionText
+from training.dataset import documents_from_files
 from training.examples import GENERIC_QUESTIONS, Example, all_candidates, generate_examples, split_heldout
 from training.prompts import NOT_COVERED, SYSTEM, is_not_covered
 from training.scoring import contains, is_correct, normalize
@@ -20,10 +20,7 @@ HANDBOOK = Path(__file__).resolve().parent.parent / "samples" / "handbook"
 
 @pytest.fixture(scope="module")
 def docs() -> list[DocumentText]:
-    result = []
-    for i, path in enumerate(sorted(HANDBOOK.iterdir()), 1):
-        parsed = parse_document(path.read_bytes(), path.name)
-        result.append(DocumentText(i, path.name, tuple(SectionText(s.heading, s.text) for s in parsed.sections)))
+    result = documents_from_files(sorted(HANDBOOK.iterdir()))
     assert len(result) == 6
     return result
 

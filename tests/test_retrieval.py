@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from orgtune.defaults import PASSAGE_WORDS, PASSAGES_PER_PROMPT
-from parsing import parse_document
 from parsing.words import count_words
 from retrieval import (
     BM25Index,
@@ -19,16 +18,14 @@ from retrieval import (
     sentence_spans,
     tokenize,
 )
+from training.dataset import documents_from_files
 
 HANDBOOK = Path(__file__).resolve().parent.parent / "samples" / "handbook"
 
 
 @pytest.fixture(scope="module")
 def docs() -> list[DocumentText]:
-    result = []
-    for i, path in enumerate(sorted(HANDBOOK.iterdir()), 1):
-        parsed = parse_document(path.read_bytes(), path.name)
-        result.append(DocumentText(i, path.name, tuple(SectionText(s.heading, s.text) for s in parsed.sections)))
+    result = documents_from_files(sorted(HANDBOOK.iterdir()))
     return result
 
 

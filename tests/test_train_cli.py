@@ -48,6 +48,7 @@ def test_train_wait_runs_here_without_a_worker(tmp_path: Path, redis_url: str, m
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_train_smollm2_on_the_handbook(tmp_path: Path, redis_url: str, models_dir: Path) -> None:
     config = Config(data_dir=tmp_path / "data", redis_url=redis_url, models_dir_override=models_dir)
     result = train_and_check(config, "smollm2", sorted(p.name for p in HANDBOOK.iterdir()))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -59,3 +61,14 @@ def plan_for(dataset: Dataset, spec: ModelSpec, hardware: Hardware) -> Plan:
         heldout=len(dataset.heldout),
         hardware=hardware,
     )
+
+
+def documents_from_files(paths: Sequence[Path]) -> list[DocumentText]:
+    """Parse local files straight into DocumentTexts (ids 1..n), for benchmarks and tests."""
+    from parsing import parse_document
+
+    docs = []
+    for i, path in enumerate(paths, 1):
+        parsed = parse_document(path.read_bytes(), path.name)
+        docs.append(DocumentText(i, path.name, tuple(SectionText(s.heading, s.text) for s in parsed.sections)))
+    return docs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import commands, files, mentions, training
+from bot.listeners import commands, files, mentions, questions, training
 from bot.services import BotServices
 
 
@@ -13,3 +13,4 @@ def register(app: App, services: BotServices) -> None:
     commands.register(app, services)
     training.register(app, services)
     mentions.register(app, services)
+    questions.register(app, services)

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot import messages
 from bot.errors import reported
-from bot.listeners import training
+from bot.listeners import questions, training
 from bot.services import BotServices
 from storage.channels import ChannelKey
 from storage.events import claim_event
@@ -35,11 +35,18 @@ def register(app: App, services: BotServices) -> None:
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=reply)
 
         with reported(tell, "handling your message"):
-            dispatch(services, client, key, text, event.get("user") or "", thread_ts, tell)
+            dispatch(services, client, key, text, event.get("user") or "", thread_ts, tell, event["ts"])
 
 
 def dispatch(
-    services: BotServices, client: WebClient, key: ChannelKey, text: str, user: str, thread_ts: str, tell: Any
+    services: BotServices,
+    client: WebClient,
+    key: ChannelKey,
+    text: str,
+    user: str,
+    thread_ts: str,
+    tell: Any,
+    message_ts: str | None = None,
 ) -> None:
     word, _, rest = text.partition(" ")
     if word.lower() == "train":
@@ -47,4 +54,6 @@ def dispatch(
     elif word.lower() in ("help", ""):
         tell(messages.help_text())
     else:
-        tell("I can't answer questions yet: train me first with `/train smollm2`. " + messages.mention_help())
+        questions.ask(
+            services, key, text, user, source="mention", message_ts=message_ts, thread_ts=thread_ts, client=client
+        )

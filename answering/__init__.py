@@ -1,0 +1,1 @@
+"""Answering questions from a channel's documents with its adapter: retrieval, a warm model, sources."""

@@ -1,0 +1,118 @@
+"""One question to one answer: retrieve passages, generate with the channel's adapter, cite sources."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from answering.engine import AdapterRef, Engine
+from orgtune import defaults
+from retrieval import BM25Index, Chunk, chunk_documents, tokenize
+from storage import runs
+from storage.channels import ChannelKey
+from training import prompts
+from training.dataset import channel_documents
+
+
+@dataclass(frozen=True)
+class Source:
+    document: str
+    section: str
+    quote: str = ""
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    covered: bool
+    sources: list[Source] = field(default_factory=list)
+    adapter_id: int | None = None
+    adapter_version: int | None = None
+    model: str = ""
+    seconds: float = 0.0
+    generated: str = ""
+    """The raw model output ('' when retrieval alone decided the documents don't cover it)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "covered": self.covered,
+            "sources": [{"document": s.document, "section": s.section, "quote": s.quote} for s in self.sources],
+            "adapter": None if self.adapter_version is None else f"v{self.adapter_version}",
+            "model": self.model,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Context:
+    """What answering a question in a channel needs from the database, loaded up front."""
+
+    passages: list[tuple[Chunk, float]]
+    coverage: float
+    adapter: AdapterRef | None
+    adapter_version: int | None
+
+
+def load_context(session: Session, key: ChannelKey, question: str, artifacts_root: Any) -> Context:
+    """Passages from this channel's documents only, and this channel's active adapter only."""
+    docs, _ = channel_documents(session, key)
+    index = BM25Index(chunk_documents(docs))
+    hits = index.search(question, k=defaults.PASSAGES_PER_PROMPT)
+    coverage = query_coverage(index, question, hits[0][0]) if hits else 0.0
+    adapter = runs.active_adapter(session, key)
+    ref = AdapterRef(adapter.id, adapter.model, artifacts_root / adapter.path) if adapter else None
+    return Context(hits, coverage, ref, adapter.version if adapter else None)
+
+
+def query_coverage(index: BM25Index, question: str, chunk: Chunk) -> float:
+    """Share of the question's idf weight that the passage contains (0..1)."""
+    from retrieval.bm25 import chunk_terms
+
+    terms = set(tokenize(question))
+    if not terms:
+        return 0.0
+    present = set(chunk_terms(chunk))
+    total = sum(index.idf(t) for t in terms)
+    return sum(index.idf(t) for t in terms if t in present) / total if total else 0.0
+
+
+def answer(question: str, context: Context, engine: Engine, default_model: str) -> Answer:
+    start = time.perf_counter()
+    question = question.strip()[: defaults.MAX_QUESTION_CHARS]
+    model = context.adapter.model if context.adapter else default_model
+    base = Answer(
+        question,
+        prompts.NOT_COVERED,
+        False,
+        adapter_id=context.adapter.adapter_id if context.adapter else None,
+        adapter_version=context.adapter_version,
+        model=model,
+    )
+    if not context.passages or context.coverage < defaults.MIN_QUERY_COVERAGE:
+        base.seconds = time.perf_counter() - start
+        return base  # nothing relevant: say so without asking the model to improvise
+    passages = [chunk.passage() for chunk, _ in context.passages]
+    gen = engine.generate(prompts.chat(question, passages), context.adapter, default_model)
+    text, cited = prompts.parse_answer(gen.text)
+    base.generated, base.model = gen.text, gen.model
+    base.seconds = time.perf_counter() - start
+    if prompts.is_not_covered(gen.text) or not text:
+        return base
+    used = [passages[n - 1] for n in cited if 1 <= n <= len(passages)] or passages[:1]
+    quote = _quote(gen.text)
+    base.text, base.covered = text, True
+    base.sources = [Source(p.document, p.section, quote if i == 0 else "") for i, p in enumerate(dict.fromkeys(used))]
+    return base
+
+
+def _quote(generated: str) -> str:
+    if '"' not in generated:
+        return ""
+    parts = generated.split('"')
+    return parts[1].strip() if len(parts) >= 3 else ""
