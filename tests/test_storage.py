@@ -18,7 +18,18 @@ def test_migrations_build_the_schema_from_an_empty_database(tmp_path: Path) -> N
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     upgrade(url)
     engine = create_engine(url)
-    assert {"documents", "sections", "slack_events", "alembic_version"} <= set(inspect(engine).get_table_names())
+    expected = {
+        "documents",
+        "sections",
+        "slack_events",
+        "training_runs",
+        "examples",
+        "adapters",
+        "channel_state",
+        "questions",
+        "alembic_version",
+    }
+    assert set(inspect(engine).get_table_names()) == expected
     with engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diffs == [], f"models and migrations disagree: {diffs}"

@@ -3,6 +3,7 @@ and the Helpful / Not helpful buttons under each answer."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -15,6 +16,8 @@ from jobs.answer import WORKING_REACTION, enqueue_answer
 from orgtune import defaults
 from storage.channels import ChannelKey
 from storage.models import Question, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def register(app: App, services: BotServices) -> None:
@@ -68,7 +71,11 @@ def ask(
         session.flush()
         question_id = q.id
     if client is not None and message_ts:
-        client.reactions_add(channel=key.channel_id, timestamp=message_ts, name=WORKING_REACTION)
+        # Shown before the job can finish (the job takes it back); cosmetic, so never fatal.
+        try:
+            client.reactions_add(channel=key.channel_id, timestamp=message_ts, name=WORKING_REACTION)
+        except Exception:
+            log.warning("could not add the working reaction to %s", message_ts, exc_info=True)
     try:
         enqueue_answer(services.redis, question_id)
     except Exception:
