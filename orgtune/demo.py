@@ -156,6 +156,8 @@ def play_questions(driver: SlackDriver, out: Callable[[str], None]) -> None:
             driver.slash("/ask", question, CHANNEL, user)
     out("…waiting for the answers")
     ws.wait_for(lambda: len(ws.bot_messages(CHANNEL)) >= before + len(QUESTIONS), timeout=600)
+    # The job posts the answer, then takes the :hourglass: back; show the channel after both.
+    ws.wait_for(lambda: not any(m.reactions.get("hourglass_flowing_sand") for m in ws.messages), timeout=30)
 
 
 def play_sharing(driver: SlackDriver, out: Callable[[str], None]) -> list[str]:
