@@ -143,7 +143,3 @@ def plain(text: str) -> str:
     text = re.sub(r"^:[a-z_]+: ", "", text)
     text = text.replace("*", "")
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("\u200b", "")
-
-
-def mention_help() -> str:
-    return "In threads you can say `@orgtune train <model>` or `@orgtune help`."

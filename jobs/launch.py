@@ -17,7 +17,7 @@ from orgtune import defaults
 from storage import runs
 from storage.channels import ChannelKey
 from storage.db import Database
-from storage.models import TrainingRun
+from storage.models import RunStatus, TrainingRun
 from training.models import ModelSpec
 from training.plan import Plan
 
@@ -110,6 +110,8 @@ def start_run(
         with db.session() as session:
             row = runs.get(session, run_id)
             if row is not None:
-                runs.set_status(row, "failed", error="The job queue (Redis) refused the run; nothing was trained.")
+                runs.set_status(
+                    row, RunStatus.FAILED, error="The job queue (Redis) refused the run; nothing was trained."
+                )
         raise
     return Started(run_id, plan)

@@ -63,7 +63,7 @@ class Reporter:
         with self.rt.db.session() as session:
             run = _must(session, self.run_id)
             runs.set_status(run, status)
-        self.refresh(force=True)
+        self.refresh()
 
     def progress(self, p: Progress) -> None:
         now = time.monotonic()
@@ -82,11 +82,10 @@ class Reporter:
                 "fraction": p.fraction,
                 "elapsed_s": p.elapsed_s,
             }
-        self.refresh(force=True)
+        self.refresh()
 
-    def refresh(self, force: bool = False) -> None:
-        if not force and time.monotonic() - self._last < defaults.PROGRESS_UPDATE_INTERVAL_S:
-            return
+    def refresh(self) -> None:
+        """Re-render the progress message from the run row (callers decide when)."""
         self._last = time.monotonic()
         with self.rt.db.session() as session:
             run = _must(session, self.run_id)

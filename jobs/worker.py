@@ -79,7 +79,7 @@ def _answer_process(config: Config, burst: bool) -> Iterator[subprocess.Popen[by
     try:
         yield proc
     finally:
-        from orgtune.demo import stop_worker
+        from orgtune.processes import stop_worker
 
         stop_worker(proc)
 

@@ -83,11 +83,15 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from bot.app import create_app
     from bot.server import HttpServer, serve_socket_mode
     from storage.db import Database
+    from storage.events import prune_events
 
     config.require("slack_bot_token", "redis_url")
     if not config.slack_app_token:
         config.require("slack_signing_secret")
-    Database(config.database_url).upgrade()
+    db = Database(config.database_url)
+    db.upgrade()
+    with db.session() as session:
+        prune_events(session)  # ids older than Slack's retry window
     app = create_app(config)
     if config.slack_app_token:
         serve_socket_mode(app, config.slack_app_token)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bot.messages import plain
 from orgtune.config import Config
+from orgtune.processes import stop_worker
 from orgtune.redis_server import RedisServer
 from slackemu import SlackDriver, SlackEmulator
 from slackemu.driver import Shared
@@ -68,27 +69,6 @@ def _worker_process(cfg: Config, queues: tuple[str, ...], log_path: Path) -> Ite
             yield proc
         finally:
             stop_worker(proc)
-
-
-def stop_worker(proc: subprocess.Popen[bytes], grace_s: float = 10) -> None:
-    """Stop an RQ worker and its work horse.
-
-    RQ treats the first SIGTERM as a warm shutdown (finish the current job, which
-    may be a long training run) and a second one as cold (kill the work horse).
-    """
-    for _ in range(2):
-        if proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            continue
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def run_demo(config: Config, out: Callable[[str], None] = print, model: str = "smollm2") -> int:

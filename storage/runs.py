@@ -128,16 +128,6 @@ def examples(session: Session, run_id: int, split: str | None = None) -> Sequenc
     return session.scalars(stmt.order_by(Example.id)).all()
 
 
-def latest_run_with_examples(session: Session, key: ChannelKey) -> TrainingRun | None:
-    stmt = (
-        select(TrainingRun)
-        .join(Example, Example.run_id == TrainingRun.id)
-        .where(TrainingRun.team_id == key.team_id, TrainingRun.channel_id == key.channel_id)
-        .order_by(TrainingRun.id.desc())
-    )
-    return session.scalars(stmt).first()
-
-
 def add_adapter(session: Session, run: TrainingRun, **fields: Any) -> Adapter:
     """Record a new version (v1, v2, ...) of the channel's assistant from a finished run."""
     latest = session.scalar(

@@ -113,7 +113,7 @@ class Stack:
         return self.answerer
 
     def stop_worker(self) -> None:
-        from orgtune.demo import stop_worker
+        from orgtune.processes import stop_worker
 
         for proc in (self.worker, self.trainer, self.answerer):
             if proc is not None:
