@@ -13,8 +13,10 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-from redis import Redis
+if TYPE_CHECKING:  # the probe (python -m jobs.hardware) runs where redis may not be installed
+    from redis import Redis
 
 KEY_PREFIX = "orgtune:hardware:"
 

@@ -61,6 +61,9 @@ class Config:
     allow_cpu_training: bool = False
     """ORGTUNE_ALLOW_CPU_TRAINING: let a worker without a GPU train mistral/qwen (very slow)."""
 
+    torch_compile: bool = True
+    """ORGTUNE_TORCH_COMPILE=0: don't torch.compile decoder layers on GPU (1.5-2x faster training, ~20 s warm-up)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Build the configuration from ``environ`` (``os.environ`` when omitted)."""
@@ -87,6 +90,7 @@ class Config:
             models_dir_override=Path(m) if (m := get("ORGTUNE_MODELS_DIR")) else None,
             allow_cpu_training=(get("ORGTUNE_ALLOW_CPU_TRAINING") or "").lower() in ("1", "true", "yes"),
             answer_model=get("ORGTUNE_ANSWER_MODEL") or defaults.DEFAULT_ANSWER_MODEL,
+            torch_compile=(get("ORGTUNE_TORCH_COMPILE") or "1").lower() not in ("0", "false", "no"),
         )
 
     def with_(self, **changes: object) -> Config:
@@ -150,6 +154,7 @@ class Config:
             "ORGTUNE_MODELS_DIR": str(self.models_dir_override) if self.models_dir_override else None,
             "ORGTUNE_ALLOW_CPU_TRAINING": "1" if self.allow_cpu_training else None,
             "ORGTUNE_ANSWER_MODEL": self.answer_model,
+            "ORGTUNE_TORCH_COMPILE": None if self.torch_compile else "0",
         }
         return {k: v for k, v in pairs.items() if v}
 

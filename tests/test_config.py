@@ -47,3 +47,9 @@ def test_tokens_are_redacted_from_logs(caplog: pytest.LogCaptureFixture) -> None
     with caplog.at_level(logging.INFO):
         logger.info("calling with %s", "xoxb-999-secret")
     assert "xoxb-999" not in caplog.text and "xoxb-[redacted]" in caplog.text
+
+
+def test_torch_compile_is_on_unless_turned_off() -> None:
+    assert Config.from_env({}).torch_compile
+    off = Config.from_env({"ORGTUNE_TORCH_COMPILE": "0"})
+    assert not off.torch_compile and Config.from_env(off.to_env()) == off

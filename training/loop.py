@@ -42,6 +42,8 @@ class TrainSettings:
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
     seed: int = field(default=0, metadata={"help": "seeds Python and torch for reproducible runs"})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in backward"})
+    autocast: bool = field(default=False, metadata={"help": "CUDA only: bf16 autocast, LoRA weights stay fp32"})
+    compile: bool = field(default=False, metadata={"help": "CUDA only: torch.compile the decoder layers"})
 
 
 @dataclass(frozen=True)
@@ -110,12 +112,17 @@ def collate(batch: Sequence[Encoded], pad_id: int, device: str) -> tuple[torch.T
 
 def answer_loss(model: Any, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over answer tokens, projecting to the vocabulary only there."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = base.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+    base = _base(model)
+    # use_cache=False: a KV cache is useless here and makes compiled layers recompile
+    hidden = base.get_decoder()(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
     targets = labels[:, 1:]
     keep = targets != IGNORE
     logits = base.get_output_embeddings()(hidden[:, :-1][keep])
     return F.cross_entropy(logits.float(), targets[keep])
+
+
+def _base(model: Any) -> Any:
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def evaluate_loss(model: Any, items: Sequence[Encoded], pad_id: int, device: str, batch_size: int = 4) -> float:
@@ -155,6 +162,10 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(steps, settings.warmup_fraction))
     if settings.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    on_gpu = device.startswith("cuda")
+    if settings.compile and on_gpu:
+        for layer in _base(model).get_decoder().layers:
+            layer.compile(dynamic=True)  # batch widths vary: one graph, not a recompile per width
     result, start, step = TrainResult(), time.perf_counter(), 0
     model.train()
     for epoch in range(1, settings.epochs + 1):
@@ -163,7 +174,8 @@ def train(
                 result.cancelled = True
                 break
             ids, mask, labels = collate(batch, pad_id, device)
-            loss = answer_loss(model, ids, mask, labels)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=settings.autocast and on_gpu):
+                loss = answer_loss(model, ids, mask, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
             optimizer.step()

@@ -49,6 +49,9 @@ class ModelSpec:
     dtype: str = field(metadata={"help": "weights dtype for training and serving"})
     needs_gpu: bool = field(metadata={"help": "refuse CPU training unless the deployer allows it"})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for activation memory"})
+    gpu_fast_path: bool = field(
+        default=False, metadata={"help": "on CUDA: bf16 autocast for the LoRA matmuls and torch.compile'd layers"}
+    )
     max_new_tokens: int = field(default=96, metadata={"help": "longest generated answer"})
     hidden: bool = field(default=False, metadata={"help": "not listed to users (test models)"})
     lora: LoraSettings = field(default_factory=LoraSettings)
@@ -74,6 +77,7 @@ MODELS: dict[str, ModelSpec] = {
             dtype="bfloat16",
             needs_gpu=True,
             gradient_checkpointing=True,
+            gpu_fast_path=True,
         ),
         ModelSpec(
             name="qwen",
@@ -88,6 +92,7 @@ MODELS: dict[str, ModelSpec] = {
             dtype="bfloat16",
             needs_gpu=True,
             gradient_checkpointing=True,
+            gpu_fast_path=True,
         ),
         ModelSpec(
             name="smollm2",

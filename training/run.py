@@ -107,6 +107,8 @@ def run_training(
         batch_size=spec.batch_size,
         learning_rate=spec.learning_rate,
         gradient_checkpointing=spec.gradient_checkpointing,
+        autocast=spec.gpu_fast_path,
+        compile=spec.gpu_fast_path and config.torch_compile,
     )
     checkpoints = out_dir / "checkpoints"
     result = train(
