@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from answering.engine import AdapterRef, Engine
+from answering.evidence import Evidence, Similarity, grounded, rank_evidence
 from orgtune import defaults
-from retrieval import BM25Index, Chunk, chunk_documents, tokenize
+from retrieval import BM25Index, Chunk, DocumentText, chunk_documents, tokenize
 from storage import runs
 from storage.channels import ChannelKey
 from training import prompts
@@ -36,6 +37,9 @@ class Answer:
     seconds: float = 0.0
     generated: str = ""
     """The raw model output ('' when retrieval alone decided the documents don't cover it)."""
+    grounding: str = ""
+    """How the posted answer was made: 'generated' (grounded in the best sentence), 'quoted' (that sentence
+    itself, the model's answer wasn't grounded) or '' (not covered)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +49,7 @@ class Answer:
             "sources": [{"document": s.document, "section": s.section, "quote": s.quote} for s in self.sources],
             "adapter": None if self.adapter_version is None else f"v{self.adapter_version}",
             "model": self.model,
+            "grounding": self.grounding or None,
             "seconds": round(self.seconds, 3),
         }
 
@@ -57,17 +62,38 @@ class Context:
     coverage: float
     adapter: AdapterRef | None
     adapter_version: int | None
+    evidence: list[Evidence] = field(default_factory=list)
+    """The passages' sentences, best supported first."""
 
 
-def load_context(session: Session, key: ChannelKey, question: str, artifacts_root: Any) -> Context:
+def load_context(
+    session: Session, key: ChannelKey, question: str, artifacts_root: Any, similarity: Similarity | None = None
+) -> Context:
     """Passages from this channel's documents only, and this channel's active adapter only."""
     docs, _ = channel_documents(session, key)
+    adapter = runs.active_adapter(session, key)
+    ref = AdapterRef(adapter.id, adapter.model, artifacts_root / adapter.path) if adapter else None
+    return retrieve(docs, question, ref, adapter.version if adapter else None, similarity)
+
+
+def _grounding(text: str, evidence: list[Evidence], question: str) -> Evidence | None:
+    """The first of the best few sentences that the generated answer is grounded in, if any."""
+    top = evidence[: defaults.GROUNDING_SENTENCES]
+    return next((e for e in top if e.relevance >= defaults.MIN_RELEVANCE and grounded(text, e.text, question)), None)
+
+
+def retrieve(
+    docs: list[DocumentText],
+    question: str,
+    adapter: AdapterRef | None = None,
+    version: int | None = None,
+    similarity: Similarity | None = None,
+) -> Context:
+    """Best passages for ``question`` among ``docs``, how well they cover it, and their ranked sentences."""
     index = BM25Index(chunk_documents(docs))
     hits = index.search(question, k=defaults.PASSAGES_PER_PROMPT)
     coverage = query_coverage(index, question, hits[0][0]) if hits else 0.0
-    adapter = runs.active_adapter(session, key)
-    ref = AdapterRef(adapter.id, adapter.model, artifacts_root / adapter.path) if adapter else None
-    return Context(hits, coverage, ref, adapter.version if adapter else None)
+    return Context(hits, coverage, adapter, version, rank_evidence(question, hits, index, docs, similarity))
 
 
 def query_coverage(index: BM25Index, question: str, chunk: Chunk) -> float:
@@ -94,25 +120,23 @@ def answer(question: str, context: Context, engine: Engine, default_model: str) 
         adapter_version=context.adapter_version,
         model=model,
     )
-    if not context.passages or context.coverage < defaults.MIN_QUERY_COVERAGE:
+    best = context.evidence[0] if context.evidence else None
+    if best is None or best.relevance < defaults.MIN_RELEVANCE:
         base.seconds = time.perf_counter() - start
-        return base  # nothing relevant: say so without asking the model to improvise
+        return base  # nothing relevant enough: say so without asking the model to improvise
     passages = [chunk.passage() for chunk, _ in context.passages]
     gen = engine.generate(prompts.chat(question, passages), context.adapter, default_model)
-    text, cited = prompts.parse_answer(gen.text)
+    text, _ = prompts.parse_answer(gen.text)
     base.generated, base.model = gen.text, gen.model
     base.seconds = time.perf_counter() - start
-    if prompts.is_not_covered(gen.text) or not text:
-        return base
-    used = [passages[n - 1] for n in cited if 1 <= n <= len(passages)] or passages[:1]
-    quote = _quote(gen.text)
-    base.text, base.covered = text, True
-    base.sources = [Source(p.document, p.section, quote if i == 0 else "") for i, p in enumerate(dict.fromkeys(used))]
+    # The evidence decides whether the documents answer the question: small models refuse questions
+    # their passages plainly answer, and state numbers their passages don't contain.
+    refused = prompts.is_not_covered(gen.text) or not text
+    support = None if refused else _grounding(text, context.evidence, question)
+    if support is not None:
+        base.text, base.grounding, best = text, "generated", support
+    else:
+        base.text, base.grounding = best.text, "quoted"
+    base.covered = True
+    base.sources = [Source(best.document, best.section, best.text)]
     return base
-
-
-def _quote(generated: str) -> str:
-    if '"' not in generated:
-        return ""
-    parts = generated.split('"')
-    return parts[1].strip() if len(parts) >= 3 else ""

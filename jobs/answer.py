@@ -9,7 +9,9 @@ from redis import Redis
 from rq import Callback, Queue
 from rq.job import Job
 
+from answering.embed import process_embedder
 from answering.engine import process_engine
+from answering.evidence import Similarity
 from answering.pipeline import Answer, answer, load_context
 from bot.answer_messages import answer_blocks
 from jobs.runtime import Runtime, get_runtime
@@ -38,8 +40,13 @@ def enqueue_answer(connection: Redis, question_id: int) -> Job:
 def answer_for(rt: Runtime, key: ChannelKey, question: str) -> Answer:
     """Answer in-process (the CLI, eval and the job share this)."""
     with rt.db.session() as session:
-        context = load_context(session, key, question, rt.artifacts.root)
+        context = load_context(session, key, question, rt.artifacts.root, _similarity())
     return answer(question, context, process_engine(rt.config), rt.config.answer_model)
+
+
+def _similarity() -> Similarity | None:
+    embedder = process_embedder()
+    return embedder.similarities if embedder else None
 
 
 def answer_question(question_id: int) -> str:

