@@ -64,6 +64,16 @@ class Config:
     torch_compile: bool = True
     """ORGTUNE_TORCH_COMPILE=0: don't torch.compile decoder layers on GPU (1.5-2x faster training, ~20 s warm-up)."""
 
+    artifacts_dir_override: Path | None = None
+    """ORGTUNE_ARTIFACTS_DIR: documents, adapters, exports; a shared mount when workers run on several hosts."""
+
+    inference_url: str | None = None
+    """ORGTUNE_INFERENCE_URL: an OpenAI-compatible server with runtime LoRA loading (vLLM --enable-lora)
+    that answers instead of the local transformers engine, e.g. http://gpu-1:8000/v1."""
+
+    inference_api_key: str | None = field(default=None, repr=False)
+    """ORGTUNE_INFERENCE_API_KEY: bearer token for that server, if it wants one."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Build the configuration from ``environ`` (``os.environ`` when omitted)."""
@@ -91,6 +101,9 @@ class Config:
             allow_cpu_training=(get("ORGTUNE_ALLOW_CPU_TRAINING") or "").lower() in ("1", "true", "yes"),
             answer_model=get("ORGTUNE_ANSWER_MODEL") or defaults.DEFAULT_ANSWER_MODEL,
             torch_compile=(get("ORGTUNE_TORCH_COMPILE") or "1").lower() not in ("0", "false", "no"),
+            artifacts_dir_override=Path(a) if (a := get("ORGTUNE_ARTIFACTS_DIR")) else None,
+            inference_url=get("ORGTUNE_INFERENCE_URL"),
+            inference_api_key=get("ORGTUNE_INFERENCE_API_KEY"),
         )
 
     def with_(self, **changes: object) -> Config:
@@ -113,7 +126,7 @@ class Config:
     @property
     def artifacts_dir(self) -> Path:
         """Where documents, adapters and checkpoints are written (shareable between hosts)."""
-        return self.data_dir / "artifacts"
+        return self.artifacts_dir_override or self.data_dir / "artifacts"
 
     @property
     def models_dir(self) -> Path:
@@ -155,6 +168,9 @@ class Config:
             "ORGTUNE_ALLOW_CPU_TRAINING": "1" if self.allow_cpu_training else None,
             "ORGTUNE_ANSWER_MODEL": self.answer_model,
             "ORGTUNE_TORCH_COMPILE": None if self.torch_compile else "0",
+            "ORGTUNE_ARTIFACTS_DIR": str(self.artifacts_dir_override) if self.artifacts_dir_override else None,
+            "ORGTUNE_INFERENCE_URL": self.inference_url,
+            "ORGTUNE_INFERENCE_API_KEY": self.inference_api_key,
         }
         return {k: v for k, v in pairs.items() if v}
 
