@@ -123,6 +123,8 @@ when the documents don't say, I say so. Rate answers with the buttons under them
 • `/orgtune runs` — recent training runs and their results
 • `/orgtune status` — documents, the active assistant version, and any run in progress
 • `/orgtune cancel` — stop the channel's training run
+• `/orgtune adapters` — the versions of this channel's assistant (v1, v2, ...) and which one answers
+• `/orgtune use v<N>` — switch to (or roll back to) a version; answers use it at once
 • `/orgtune help` — this message
 
 Limits: files up to {max_mb} MB and {max_pages} pages; password-protected files can't be read."""

@@ -32,8 +32,20 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
         f"≈ {plan['train_tokens']:,} tokens; peak memory ≈ {human_bytes(plan['peak_memory_bytes'])}",
         f"• expected duration ≈ {human_duration(plan['duration_s'])} on {plan['hardware']}",
     ]
+    if changes := plan.get("changes"):
+        lines.append(changes_line(changes))
     lines += [f":warning: {escape(w)}" for w in plan.get("warnings", [])]
     return lines
+
+
+def changes_line(changes: dict[str, Any]) -> str:
+    """What a retrain adds over the last run: new and removed documents, reused examples."""
+    new, removed = changes.get("new_documents") or [], changes.get("removed_documents") or []
+    parts = [f"new: {', '.join(f'*{escape(n)}*' for n in new)}" if new else "no new documents"]
+    if removed:
+        parts.append(f"removed: {', '.join(f'*{escape(n)}*' for n in removed)}")
+    parts.append(f"{plural(changes.get('reused_examples', 0), 'example')} reused from the last run")
+    return "• since the last run: " + "; ".join(parts)
 
 
 def bar(fraction: float, width: int = defaults.PROGRESS_BAR_WIDTH) -> str:

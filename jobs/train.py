@@ -170,13 +170,22 @@ def _train(rt: Runtime, run_id: int, reporter: Reporter) -> None:
         "trainable_params": outcome.trainable_params,
         "dropped_examples": outcome.dropped,
     }
-    _complete(rt, run_id, key, spec, outcome, metrics)
+    trained_on = [{"id": d.id, "name": d.name, "sha256": dataset.shas.get(d.id)} for d in dataset.docs]
+    _complete(rt, run_id, key, spec, outcome, metrics, trained_on)
 
 
 _PHASES = {"loading": RunStatus.GENERATING, "evaluating": RunStatus.EVALUATING, "training": RunStatus.TRAINING}
 
 
-def _complete(rt: Runtime, run_id: int, key: ChannelKey, spec: Any, outcome: Any, metrics: dict[str, Any]) -> None:
+def _complete(
+    rt: Runtime,
+    run_id: int,
+    key: ChannelKey,
+    spec: Any,
+    outcome: Any,
+    metrics: dict[str, Any],
+    trained_on: list[dict[str, Any]],
+) -> None:
     with rt.db.session() as session:
         run = _must(session, run_id)
         if run.cancel_requested:  # a cancel that arrived during the final evaluation still wins
@@ -194,6 +203,7 @@ def _complete(rt: Runtime, run_id: int, key: ChannelKey, spec: Any, outcome: Any
             trainable_params=outcome.trainable_params,
             data_hash=outcome.data_hash,
             metrics=_summary(metrics),
+            documents=trained_on,
         )
         runs.activate(session, key, adapter)
         run.metrics = {**metrics, "version": adapter.version}

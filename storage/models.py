@@ -205,6 +205,8 @@ class Adapter(Base):
     trainable_params: Mapped[int] = mapped_column(Integer)
     data_hash: Mapped[str] = mapped_column(String(64))
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    documents: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """The documents trained on: [{"id", "name", "sha256"}], so versions can say what they know."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -156,6 +156,34 @@ def active_adapter(session: Session, key: ChannelKey) -> Adapter | None:
     return session.get(Adapter, state.active_adapter_id)
 
 
+def adapter_version(session: Session, key: ChannelKey, version: int) -> Adapter | None:
+    stmt = select(Adapter).where(
+        Adapter.team_id == key.team_id, Adapter.channel_id == key.channel_id, Adapter.version == version
+    )
+    return session.scalars(stmt).first()
+
+
+def parse_version(text: str) -> int | None:
+    """'v2', 'V2' or '2' -> 2; anything else -> None."""
+    text = text.strip().lower().removeprefix("v")
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def adapter_for_run(session: Session, run_id: int) -> Adapter | None:
+    return session.scalars(select(Adapter).where(Adapter.run_id == run_id)).first()
+
+
+def latest_done(session: Session, key: ChannelKey, model: str) -> TrainingRun | None:
+    """The channel's most recent successful run of ``model`` (whose examples a retrain may reuse)."""
+    stmt = select(TrainingRun).where(
+        TrainingRun.team_id == key.team_id,
+        TrainingRun.channel_id == key.channel_id,
+        TrainingRun.model == model,
+        TrainingRun.status == RunStatus.DONE,
+    )
+    return session.scalars(stmt.order_by(TrainingRun.id.desc())).first()
+
+
 def adapters(session: Session, key: ChannelKey) -> Sequence[Adapter]:
     stmt = select(Adapter).where(Adapter.team_id == key.team_id, Adapter.channel_id == key.channel_id)
     return session.scalars(stmt.order_by(Adapter.version)).all()

@@ -45,6 +45,17 @@ def test_train_wait_runs_here_without_a_worker(tmp_path: Path, redis_url: str, m
     config = Config(data_dir=tmp_path / "data", redis_url=redis_url, models_dir_override=models_dir)
     result = train_and_check(config, "tiny", ["benefits.md", "expenses.md"])
     assert result["accuracy_before"] is not None
+    # A second version, then the version commands: list, roll back, refuse an unknown version.
+    assert orgtune(config, "train", "-c", "C0CLI", "tiny", "--wait", timeout=600).returncode == 0
+    listed = json.loads(orgtune(config, "adapters", "-c", "C0CLI", "--json").stdout)
+    assert [(a["version"], a["active"]) for a in listed] == [(1, False), (2, True)]
+    assert [d["name"] for d in listed[1]["documents"]] == ["benefits.md", "expenses.md"]
+    assert Path(listed[0]["path"], "adapter_model.safetensors").is_file()
+    used = orgtune(config, "use", "-c", "C0CLI", "v1")
+    assert used.returncode == 0 and "assistant to v1 (`tiny`" in used.stdout
+    assert "▶ v1" in orgtune(config, "adapters", "-c", "C0CLI").stdout
+    wrong = orgtune(config, "use", "-c", "C0CLI", "7")
+    assert wrong.returncode == 1 and "There is no v7" in wrong.stderr
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from jobs.hardware import Hardware
 from orgtune import defaults
 from retrieval import DocumentText, SectionText
-from storage import documents
+from storage import documents, runs
 from storage.channels import ChannelKey
 from training import prompts
 from training.examples import Example, generate_examples, split_heldout
@@ -25,6 +25,12 @@ class Dataset:
     shas: dict[int, str]
     train: list[Example]
     heldout: list[Example]
+    reused: int = 0
+    """Examples taken unchanged from the previous successful run (their documents didn't change)."""
+    previous_run: int | None = None
+    new_documents: list[str] = field(default_factory=list)
+    """Names of documents added or changed since the previous run (all of them on a first run)."""
+    removed_documents: list[str] = field(default_factory=list)
 
     @property
     def all(self) -> list[Example]:
@@ -42,10 +48,41 @@ def channel_documents(session: Session, key: ChannelKey) -> tuple[list[DocumentT
 
 
 def build_dataset(session: Session, key: ChannelKey, spec: ModelSpec, seed: int = 0) -> Dataset:
+    """The channel's examples for ``spec``: reused from its last successful run of that model for documents
+    whose content is unchanged (same split as before), generated afresh for new or changed ones."""
     docs, shas = channel_documents(session, key)
-    examples = generate_examples(docs, spec.max_examples_per_doc, seed=seed)[: defaults.MAX_EXAMPLES_PER_RUN]
-    train, heldout = split_heldout(examples, seed=seed)
-    return Dataset(docs, shas, train, heldout)
+    previous = runs.latest_done(session, key, spec.name)
+    kept: dict[int, list[tuple[str, Example]]] = {}
+    if previous is not None:
+        for row in runs.examples(session, previous.id):
+            # a forgotten document's examples lose their document_id (ON DELETE SET NULL) and are never reused
+            if row.document_id is not None and row.document_sha256 and shas.get(row.document_id) == row.document_sha256:
+                kept.setdefault(row.document_id, []).append((row.split, Example.from_dict(row.data)))
+    fresh_docs = {d.id for d in docs if d.id not in kept}
+    fresh = [e for e in generate_examples(docs, spec.max_examples_per_doc, seed=seed) if e.document_id in fresh_docs]
+    fresh_train, fresh_heldout = split_heldout(fresh, seed=seed)
+    reused = [pair for d in docs for pair in kept.get(d.id, [])]
+    train = [e for split, e in reused if split == "train"] + fresh_train
+    heldout = [e for split, e in reused if split == "heldout"] + fresh_heldout
+    train, heldout = _cap(train, heldout)
+    before = runs.adapter_for_run(session, previous.id) if previous else None
+    current = {d.id for d in docs}
+    return Dataset(
+        docs,
+        shas,
+        train,
+        heldout,
+        reused=len(reused),
+        previous_run=previous.id if previous else None,
+        new_documents=[d.name for d in docs if d.id in fresh_docs],
+        removed_documents=[d["name"] for d in (before.documents if before else None) or [] if d["id"] not in current],
+    )
+
+
+def _cap(train: list[Example], heldout: list[Example]) -> tuple[list[Example], list[Example]]:
+    """At most MAX_EXAMPLES_PER_RUN in all, held-out first (it measures the run)."""
+    heldout = heldout[: defaults.MAX_EXAMPLES_PER_RUN]
+    return train[: max(0, defaults.MAX_EXAMPLES_PER_RUN - len(heldout))], heldout
 
 
 def example_chars(ex: Example) -> int:
@@ -54,13 +91,21 @@ def example_chars(ex: Example) -> int:
 
 def plan_for(dataset: Dataset, spec: ModelSpec, hardware: Hardware) -> Plan:
     ordered = dataset.all  # held-out first: make_plan counts the first `heldout` as held out
-    return make_plan(
+    plan = make_plan(
         spec,
         documents=len(dataset.docs),
         example_chars=[example_chars(e) for e in ordered],
         heldout=len(dataset.heldout),
         hardware=hardware,
     )
+    if dataset.previous_run is not None:
+        plan.changes = {
+            "new_documents": dataset.new_documents,
+            "removed_documents": dataset.removed_documents,
+            "reused_examples": dataset.reused,
+            "previous_run": dataset.previous_run,
+        }
+    return plan
 
 
 def documents_from_files(paths: Sequence[Path]) -> list[DocumentText]:

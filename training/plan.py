@@ -95,6 +95,9 @@ class Plan:
     hardware: str
     device: str
     warnings: list[str] = field(default_factory=list)
+    changes: dict[str, object] = field(default_factory=dict)
+    """Since the channel's last run of this model: new_documents, removed_documents, reused_examples
+    and previous_version (empty on a first run)."""
 
     @property
     def trainable_percent(self) -> float:

@@ -1,4 +1,4 @@
-"""``/orgtune`` subcommands: docs, forget, help.
+"""``/orgtune`` subcommands: docs, forget, runs, status, cancel, adapters, use, help.
 
 Each subcommand acks at once (with no text) and answers through ``respond``,
 which posts to the command's response_url; nothing here does heavy work.
@@ -133,6 +133,8 @@ def cancel_(c: Ctx) -> None:
     c.respond(text=cancel(c.services, c.client, c.key, c.user), response_type="ephemeral")
 
 
+from bot.listeners.versions import adapters_, use_  # noqa: E402  (they take the Ctx defined above)
+
 SUBCOMMANDS: dict[str, Handler] = {
     "docs": docs,
     "forget": forget,
@@ -140,4 +142,7 @@ SUBCOMMANDS: dict[str, Handler] = {
     "runs": runs_,
     "status": status,
     "cancel": cancel_,
+    "adapters": adapters_,
+    "versions": adapters_,
+    "use": use_,
 }
