@@ -16,12 +16,15 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orgtune import defaults
 from orgtune.config import Config
 from training.generate import generate
 from training.models import get_model
+
+if TYPE_CHECKING:
+    from answering.remote import RemoteEngine
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +106,21 @@ class Engine:
         return name
 
 
-_engine: Engine | None = None
+_engine: Engine | RemoteEngine | None = None
 
 
-def process_engine(config: Config) -> Engine:
-    """The answer worker's engine, created once per process and kept warm."""
+def process_engine(config: Config) -> Engine | RemoteEngine:
+    """The answer worker's engine, created once per process and kept warm.
+
+    With ``config.inference_url`` set, generation goes to that OpenAI-compatible server
+    (``answering.remote``); otherwise the base model is loaded here.
+    """
     global _engine
     if _engine is None:
-        _engine = Engine(config)
+        if config.inference_url:
+            from answering.remote import RemoteEngine  # imported here: remote imports this module
+
+            _engine = RemoteEngine.from_config(config)
+        else:
+            _engine = Engine(config)
     return _engine

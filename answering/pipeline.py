@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from answering.engine import AdapterRef, Engine
 from answering.evidence import Evidence, Similarity, grounded, rank_evidence
+from answering.remote import RemoteEngine
 from orgtune import defaults
 from retrieval import BM25Index, Chunk, DocumentText, chunk_documents, tokenize
 from storage import runs
@@ -108,7 +109,7 @@ def query_coverage(index: BM25Index, question: str, chunk: Chunk) -> float:
     return sum(index.idf(t) for t in terms if t in present) / total if total else 0.0
 
 
-def answer(question: str, context: Context, engine: Engine, default_model: str) -> Answer:
+def answer(question: str, context: Context, engine: Engine | RemoteEngine, default_model: str) -> Answer:
     start = time.perf_counter()
     question = question.strip()[: defaults.MAX_QUESTION_CHARS]
     model = context.adapter.model if context.adapter else default_model

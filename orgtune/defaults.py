@@ -160,6 +160,12 @@ GROUNDING_SENTENCES = 2
 """A generated answer may be grounded in any of the best this-many sentences (each relevant enough);
 the ranking's runner-up is often the sentence the model rightly used."""
 
+INFERENCE_TIMEOUT_S = 120.0
+"""Bound on one request to the inference server: a warm answer takes seconds, a stuck server must not hang a job."""
+
+ADAPTER_NAME_PREFIX = "orgtune-a"
+"""Server-side adapter names are this plus the adapter id: unique and stable across workers and restarts."""
+
 MAX_LOADED_ADAPTERS = 8
 """Adapters kept in memory per answer worker (least recently used are unloaded)."""
 
