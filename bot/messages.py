@@ -125,6 +125,7 @@ when the documents don't say, I say so. Rate answers with the buttons under them
 • `/orgtune cancel` — stop the channel's training run
 • `/orgtune adapters` — the versions of this channel's assistant (v1, v2, ...) and which one answers
 • `/orgtune use v<N>` — switch to (or roll back to) a version; answers use it at once
+• `/orgtune export ollama|peft|merged [v<N>]` — write a version for use outside Slack (Ollama, PEFT, a merged model)
 • `/orgtune help` — this message
 
 Limits: files up to {max_mb} MB and {max_pages} pages; password-protected files can't be read."""

@@ -29,6 +29,10 @@ def on_job_failure(job: Job, connection: Any, exc_type: Any = None, exc_value: A
         from jobs import answer
 
         answer.fail_question(get_runtime(), int(job.args[0]), train.describe(exc))
+    elif job.func_name == "jobs.export.export_adapter":
+        from jobs import export
+
+        export.on_export_failure(job, connection, exc_type, exc, tb)
     else:
         log.error("job %s (%s) failed: %s", job.id, job.func_name, exc_value)
 

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orgtune import cli_versions
 
     cli_versions.add_parsers(sub, _channel_args)
+    from orgtune import cli_export
+
+    cli_export.add_parsers(sub, _channel_args)
 
     p = sub.add_parser("db", help="database maintenance")
     p.add_argument("action", choices=["upgrade"], help="upgrade: apply pending migrations")

@@ -160,6 +160,9 @@ GROUNDING_SENTENCES = 2
 """A generated answer may be grounded in any of the best this-many sentences (each relevant enough);
 the ranking's runner-up is often the sentence the model rightly used."""
 
+EXPORT_JOB_TIMEOUT_S = 30 * 60
+"""Loading, merging, saving and reloading a 7B model takes minutes on a GPU worker; 30 min ends a stuck one."""
+
 INFERENCE_TIMEOUT_S = 120.0
 """Bound on one request to the inference server: a warm answer takes seconds, a stuck server must not hang a job."""
 

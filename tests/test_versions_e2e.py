@@ -102,3 +102,21 @@ def test_versions_retraining_forget_and_rollback(stack: Stack) -> None:
         q = s.scalars(select(Question).order_by(Question.id.desc())).first()
         assert q is not None and q.adapter_version == 1
     assert "▶ *v1*" in _slash(stack, "adapters")[0]
+
+
+def test_export_from_slack_writes_a_checked_peft_adapter(stack: Stack) -> None:
+    _share(stack, "benefits.md")
+    stack.start_trainer()
+    assert _slash(stack, "export peft")[0].startswith("Nothing to export: no trained version (none yet).")
+    _train(stack)
+    assert _slash(stack, "export zip")[0].startswith("Usage: `/orgtune export peft|merged|ollama [v<N>]`")
+    assert _slash(stack, "export peft v4")[0] == "Nothing to export: no v4 (v1)."
+    queued, shown_to = _slash(stack, "export peft")
+    assert shown_to is None and "an export of *v1* (`tiny`) as `peft`" in queued
+    done = stack.ws.wait_for(
+        lambda: next((m for m in stack.ws.bot_messages("C0A") if m.text.startswith(":package: Exported")), None),
+        timeout=180,
+    )
+    assert "Checked by loading it back" in done.text and "PeftModel.from_pretrained" in done.text
+    out = stack.config.artifacts_dir / "exports" / f"{stack.ws.team_id}-C0A" / "v1-peft"
+    assert (out / "adapter_model.safetensors").is_file() and (out / "adapter_config.json").is_file()

@@ -133,7 +133,7 @@ def cancel_(c: Ctx) -> None:
     c.respond(text=cancel(c.services, c.client, c.key, c.user), response_type="ephemeral")
 
 
-from bot.listeners.versions import adapters_, use_  # noqa: E402  (they take the Ctx defined above)
+from bot.listeners.versions import adapters_, export_, use_  # noqa: E402  (they take the Ctx defined above)
 
 SUBCOMMANDS: dict[str, Handler] = {
     "docs": docs,
@@ -145,4 +145,5 @@ SUBCOMMANDS: dict[str, Handler] = {
     "adapters": adapters_,
     "versions": adapters_,
     "use": use_,
+    "export": export_,
 }

@@ -1,4 +1,4 @@
-"""``/orgtune adapters`` and ``/orgtune use <version>``: the channel's assistant versions and rollback.
+"""``/orgtune adapters``, ``use <version>`` and ``export <format>``: the channel's assistant versions.
 
 The texts are built here for Slack and the command line alike; switching takes
 effect for the next question, since answering reads the active version each time.
@@ -6,6 +6,7 @@ effect for the next question, since answering reads the active version each time
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot import messages
@@ -71,3 +72,45 @@ def use_text(db: Database, key: ChannelKey, arg: str, user: str | None) -> tuple
             f"{adapter.created_at:%Y-%m-%d}). Questions from now on are answered by it.",
             True,
         )
+
+
+def export_(c: Ctx) -> None:
+    text, queued = export_text(c.services.db, c.key, c.arg, c.user, lambda v, fmt: _enqueue(c, v, fmt))
+    c.respond(text=text, response_type="in_channel" if queued else "ephemeral")
+
+
+def _enqueue(c: Ctx, version: int | None, fmt: str) -> None:
+    from jobs.export import enqueue_export
+
+    enqueue_export(c.services.redis, c.key, version, fmt)
+
+
+def export_text(
+    db: Database, key: ChannelKey, arg: str, user: str | None, enqueue: Callable[[int | None, str], None]
+) -> tuple[str, bool]:
+    """Check ``/orgtune export <format> [v<N>]`` and queue it; (message, queued)."""
+    from training.export import FORMATS, ExportError, ensure_exportable
+    from training.models import get_model
+
+    words = arg.lower().split()
+    fmt = words[0] if words else ""
+    version = runs.parse_version(words[1]) if len(words) > 1 else None
+    if fmt not in FORMATS or (len(words) > 1 and version is None) or len(words) > 2:
+        return f"Usage: `/orgtune export {'|'.join(FORMATS)} [v<N>]` (default: the version answering now).", False
+    with db.session() as session:
+        adapter = runs.adapter_version(session, key, version) if version else runs.active_adapter(session, key)
+        if adapter is None:
+            known = ", ".join(f"v{a.version}" for a in runs.adapters(session, key)) or "none yet"
+            return f"Nothing to export: no {'v' + str(version) if version else 'trained version'} ({known}).", False
+        number, model = adapter.version, adapter.model
+    try:
+        ensure_exportable(get_model(model), fmt)
+    except ExportError as exc:
+        return messages.escape(str(exc).replace("`--format merged`", "`/orgtune export merged`")), False
+    enqueue(version or number, fmt)
+    who = f"<@{user}> asked for" if user else "Queued"
+    return (
+        f"{who} an export of *v{number}* (`{model}`) as `{fmt}`. A training worker writes it and checks it "
+        "by loading it back; I'll post where it is and how to use it here.",
+        True,
+    )
