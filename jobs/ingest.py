@@ -10,7 +10,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 
@@ -23,6 +23,9 @@ from storage import documents
 from storage.artifacts import Artifacts
 from storage.channels import ChannelKey
 from storage.models import Document, DocumentStatus
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 log = logging.getLogger(__name__)
 
@@ -253,3 +256,43 @@ def _must_get(session: Any, document_id: int) -> Document:
     if doc is None:
         raise LookupError(f"document {document_id} disappeared while processing")
     return doc
+
+
+def reconcile(rt: Runtime, connection: Redis) -> tuple[int, int]:
+    """Settle documents left queued or processing by lost jobs (called when an ingest worker starts).
+
+    A document whose job Redis no longer has (Redis restarted without persistence)
+    is queued again: ingestion is idempotent and the file is still in Slack. One
+    whose job ended, or whose worker died mid-parse, is marked failed with a
+    message, so nothing stays "processing" forever. Returns (requeued, failed).
+    """
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+    from rq.worker import Worker
+
+    from jobs.queues import enqueue_ingest, ingest_job_id
+    from jobs.train import worker_alive
+
+    live = {w.name for w in Worker.all(connection=connection) if worker_alive(w)}
+    lost, dead = [], []
+    with rt.db.session() as session:
+        # a minute's grace: the bot commits a document's row just before it enqueues the job
+        pending = documents.with_status(session, (DocumentStatus.QUEUED, DocumentStatus.PROCESSING), 60)
+        for doc in pending:
+            try:
+                job = Job.fetch(ingest_job_id(doc.id), connection=connection)
+            except NoSuchJobError:
+                lost.append(doc.id)
+                continue
+            status = job.get_status()
+            if (status == JobStatus.STARTED and job.worker_name not in live) or status in _ENDED:
+                dead.append(doc.id)
+    for doc_id in lost:
+        enqueue_ingest(connection, doc_id)
+    for doc_id in dead:
+        fail_document(rt, doc_id, "the worker reading it stopped")
+    return len(lost), len(dead)
+
+
+_ENDED = ("failed", "stopped", "canceled", "finished")
+"""RQ job statuses after which a still-pending document will never be finished by its job."""

@@ -286,7 +286,7 @@ def reconcile(rt: Runtime, connection: Redis) -> int:
     from rq.job import JobStatus
     from rq.worker import Worker
 
-    live = {w.name for w in Worker.all(connection=connection) if _alive(w)}
+    live = {w.name for w in Worker.all(connection=connection) if worker_alive(w)}
     stale = []
     with rt.db.session() as session:
         for run in session.query(TrainingRun).filter(TrainingRun.status.in_(RunStatus.ACTIVE)).all():
@@ -304,7 +304,7 @@ def reconcile(rt: Runtime, connection: Redis) -> int:
     return len(stale)
 
 
-def _alive(worker: Any) -> bool:
+def worker_alive(worker: Any) -> bool:
     """A registered worker is alive if its process exists (same host) or it heartbeat recently."""
     import socket
     from datetime import datetime, timezone

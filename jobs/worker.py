@@ -65,6 +65,8 @@ def run_worker(
     training = defaults.QUEUE_TRAIN in queue_names
     if training:
         _prepare_training(worker)
+    if defaults.QUEUE_INGEST in queue_names:
+        _settle_ingestion(worker)
     try:
         return worker.work(burst=burst, logging_level=config.log_level, with_scheduler=False)
     finally:
@@ -82,6 +84,15 @@ def _answer_process(config: Config, burst: bool) -> Iterator[subprocess.Popen[by
         from orgtune.processes import stop_worker
 
         stop_worker(proc)
+
+
+def _settle_ingestion(worker: BaseWorker) -> None:
+    from jobs.ingest import reconcile
+    from jobs.runtime import get_runtime
+
+    requeued, failed = reconcile(get_runtime(), worker.connection)
+    if requeued or failed:
+        log.warning("documents left by lost ingest jobs: %d queued again, %d marked failed", requeued, failed)
 
 
 def _prepare_training(worker: BaseWorker) -> None:

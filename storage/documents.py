@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -173,6 +174,13 @@ def forget(session: Session, doc: Document) -> None:
     for dup in session.scalars(select(Document).where(Document.duplicate_of_id == doc.id)).all():
         session.delete(dup)
     session.delete(doc)
+
+
+def with_status(session: Session, statuses: Sequence[str], older_than_s: float) -> Sequence[Document]:
+    """Documents of any channel in ``statuses`` created more than ``older_than_s`` seconds ago."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    stmt = select(Document).where(Document.status.in_(statuses), Document.created_at < cutoff)
+    return session.scalars(stmt.order_by(Document.id)).all()
 
 
 def count_status(session: Session, key: ChannelKey, statuses: Sequence[str]) -> int:
