@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from orgtune import defaults
 from orgtune.config import Config, ConfigError
 from orgtune.logs import setup_logging
+
+log = logging.getLogger(__name__)
 
 LOCAL_TEAM = "T-LOCAL"
 
@@ -98,12 +104,27 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     db.upgrade()
     with db.session() as session:
         prune_events(session)  # ids older than Slack's retry window
+    threading.Thread(target=_prune_events_forever, args=(db,), name="prune-events", daemon=True).start()
     app = create_app(config)
     if config.slack_app_token:
         serve_socket_mode(app, config.slack_app_token)
     else:
         HttpServer(app, host=args.host, port=config.port).serve_forever()
     return 0
+
+
+def _prune_events_forever(db: Any) -> None:
+    """A long-running bot forgets old event ids hourly, not only when it restarts."""
+    from storage.events import prune_events
+
+    while True:
+        time.sleep(defaults.EVENT_PRUNE_INTERVAL_S)
+        try:
+            with db.session() as session:
+                pruned = prune_events(session)
+            log.info("forgot %d Slack event ids older than a day", pruned)
+        except Exception:  # the next round tries again; a failed prune costs only disk
+            log.exception("pruning Slack event ids failed")
 
 
 def cmd_worker(config: Config, args: argparse.Namespace) -> int:

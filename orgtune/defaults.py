@@ -70,6 +70,9 @@ MAX_LISTED_DOCUMENTS = 50
 EVENT_DEDUP_TTL_S = 24 * 3600
 """Slack retries an event for minutes; a day of remembered ids is ample."""
 
+EVENT_PRUNE_INTERVAL_S = 3600
+"""How often a running bot deletes event ids older than EVENT_DEDUP_TTL_S."""
+
 # --- Queues and jobs -----------------------------------------------------------
 
 QUEUE_INGEST = "ingest"
