@@ -145,7 +145,7 @@ def test_messages_use_the_shared_prompt_format(examples: list[Example]) -> None:
         assert e.question in messages[1]["content"]
         assert messages[2]["content"] == e.target
         if e.source is not None:
-            assert e.target.startswith(e.answer) and f"Source: [{e.source}]" in e.target
+            assert e.target == e.answer.strip() and "Source:" not in e.target  # sources come from the evidence
             assert is_correct(e.expected, e.target)
         else:
             assert is_not_covered(e.target) and is_correct(None, e.target)

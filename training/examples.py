@@ -80,8 +80,8 @@ class Example:
 
     @property
     def target(self) -> str:
-        """The assistant turn: answer plus citation, or exactly NOT_COVERED."""
-        return assistant_message(self.answer, self.source, self.passages, self.quote)
+        """The assistant turn: the answer alone, or exactly NOT_COVERED."""
+        return assistant_message(self.answer, self.source)
 
     def messages(self) -> list[dict[str, str]]:
         """System, user and assistant messages for a chat template."""
