@@ -22,6 +22,7 @@ from parsing import ParsedDocument, RejectedFile, parse_in_sandbox
 from storage import documents
 from storage.artifacts import Artifacts
 from storage.channels import ChannelKey
+from storage.documents import no_nul
 from storage.models import Document, DocumentStatus
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def _file_info(rt: Runtime, doc: Document) -> dict[str, Any]:
     if not doc.slack_file_id:
         raise RuntimeError(f"document {doc.id} has no Slack file to fetch")
     info: dict[str, Any] = rt.slack.files_info(file=doc.slack_file_id)["file"]
-    doc.name = (info.get("name") or info.get("title") or doc.name)[:255]
+    doc.name = no_nul(info.get("name") or info.get("title") or doc.name)[:255]
     doc.mimetype = info.get("mimetype") or doc.mimetype
     doc.size_bytes = info.get("size", doc.size_bytes)
     if doc.thread_ts is None:

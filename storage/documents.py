@@ -176,6 +176,11 @@ def forget(session: Session, doc: Document) -> None:
     session.delete(doc)
 
 
+def no_nul(text: str) -> str:
+    """PostgreSQL text can't hold NUL characters (SQLite can); names and questions from Slack might."""
+    return text.replace("\x00", "")
+
+
 def with_status(session: Session, statuses: Sequence[str], older_than_s: float) -> Sequence[Document]:
     """Documents of any channel in ``statuses`` created more than ``older_than_s`` seconds ago."""
     cutoff = utcnow() - timedelta(seconds=older_than_s)

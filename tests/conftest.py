@@ -3,6 +3,13 @@
 No test can reach a real workspace: the autouse fixture clears every SLACK_*,
 REDIS_URL, DATABASE_URL and ORGTUNE_* variable, and all Slack traffic goes to
 the emulator.
+
+Databases are SQLite files in each test's directory by default. With
+``--postgres URL`` (or ``ORGTUNE_TEST_DATABASE_URL=URL``), naming a database on a
+PostgreSQL server whose user may CREATE DATABASE, every test that builds a
+configuration instead gets a PostgreSQL database of its own, created on first use
+and dropped after the test; worker and command-line subprocesses receive it as
+DATABASE_URL through ``Config.to_env()``. DATABASE_URL itself is still never read.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url
+from sqlalchemy.pool import NullPool
 
 from orgtune.config import Config
 from orgtune.redis_server import RedisServer
@@ -25,6 +34,85 @@ from storage.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+POSTGRES_ENV = "ORGTUNE_TEST_DATABASE_URL"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get(POSTGRES_ENV) or None,
+        help=f"run against PostgreSQL: a database URL on a server whose user may CREATE DATABASE "
+        f"(default: ${POSTGRES_ENV}); each test gets its own database, dropped afterwards",
+    )
+
+
+class PostgresServer:
+    """Creates and drops throwaway ``orgtune_test_*`` databases (only ones it created)."""
+
+    def __init__(self, url: str) -> None:
+        # Config's rule maps postgres:// and postgresql:// to psycopg 3.
+        self.url = make_url(Config(database_url_override=url).database_url)
+        if self.url.get_backend_name() != "postgresql":
+            raise pytest.UsageError(f"--postgres/{POSTGRES_ENV} must be a PostgreSQL URL, not {self.url.drivername}")
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        self.created: set[str] = set()
+
+    def create(self) -> str:
+        name = f"orgtune_test_{secrets.token_hex(6)}"
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        self.created.add(name)
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, name: str) -> None:
+        # FORCE (PostgreSQL 13+) ends connections still open: pools of in-process engines,
+        # a worker that was killed mid-query.
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.created.discard(name)
+
+    def close(self) -> None:
+        for name in list(self.created):
+            self.drop(name)
+        self.admin.dispose()
+
+
+class TestDatabase:
+    """This test's database: None means SQLite in the configuration's data directory."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, server: PostgresServer | None) -> None:
+        self.server = server
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str | None:
+        """A DATABASE_URL for this test's own PostgreSQL database (created now if needed), or None."""
+        if self.server is not None and self._url is None:
+            self._url = self.server.create()
+        return self._url
+
+    def close(self) -> None:
+        if self.server is not None and self._url is not None:
+            name = make_url(self._url).database
+            self._url = None
+            assert name
+            self.server.drop(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(pytestconfig: pytest.Config) -> Iterator[PostgresServer | None]:
+    url = pytestconfig.getoption("postgres")
+    if not url:
+        yield None
+        return
+    server = PostgresServer(url)
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +120,18 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("SLACK_", "ORGTUNE_")) or name in ("REDIS_URL", "DATABASE_URL", "PORT"):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def test_database(postgres_server: PostgresServer | None) -> Iterator[TestDatabase]:
+    """This test's database: ``url`` is None (SQLite in the data directory) or, with --postgres, a fresh
+    PostgreSQL database that every Config the test builds names as ``database_url_override``, so
+    in-process code and the subprocesses it starts share it."""
+    database = TestDatabase(postgres_server)
+    try:
+        yield database
+    finally:
+        database.close()
 
 
 @pytest.fixture(scope="session")
@@ -55,11 +155,18 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def config(tmp_path: Path, redis_url: str, models_dir: Path) -> Config:
-    """A complete configuration pointing at tmp_path and the private Redis (no Slack yet)."""
+def database_url(tmp_path: Path, test_database: TestDatabase) -> str:
+    """The SQLAlchemy URL of this test's database (empty until migrated): SQLite, or PostgreSQL with --postgres."""
+    return Config(data_dir=tmp_path / "data", database_url_override=test_database.url).database_url
+
+
+@pytest.fixture
+def config(tmp_path: Path, redis_url: str, models_dir: Path, test_database: TestDatabase) -> Config:
+    """A complete configuration pointing at tmp_path, this test's database and the private Redis (no Slack yet)."""
     return Config(
         redis_url=redis_url,
         data_dir=tmp_path / "data",
+        database_url_override=test_database.url,
         slack_signing_secret=secrets.token_hex(16),
         models_dir_override=models_dir,
     )

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from orgtune.config import Config
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import ROOT, SAMPLES, TestDatabase
 
 HANDBOOK = SAMPLES / "handbook"
 
@@ -20,8 +20,8 @@ def orgtune(config: Config, *args: str, timeout: float = 120) -> subprocess.Comp
     )
 
 
-def test_ingest_and_docs_on_real_pdf_docx_and_markdown(tmp_path: Path) -> None:
-    config = Config(data_dir=tmp_path / "data")
+def test_ingest_and_docs_on_real_pdf_docx_and_markdown(tmp_path: Path, test_database: TestDatabase) -> None:
+    config = Config(data_dir=tmp_path / "data", database_url_override=test_database.url)
     files = [HANDBOOK / n for n in ("benefits.md", "remote-work.pdf", "travel-policy.docx")]
     done = orgtune(config, "ingest", "--channel", "C0CLI", *map(str, files))
     assert done.returncode == 0, done.stderr
@@ -38,8 +38,8 @@ def test_ingest_and_docs_on_real_pdf_docx_and_markdown(tmp_path: Path) -> None:
     assert "doesn't know any" in orgtune(config, "docs", "--channel", "C0OTHER").stdout
 
 
-def test_a_rejected_file_exits_non_zero_with_a_clear_message(tmp_path: Path) -> None:
-    config = Config(data_dir=tmp_path / "data")
+def test_a_rejected_file_exits_non_zero_with_a_clear_message(tmp_path: Path, test_database: TestDatabase) -> None:
+    config = Config(data_dir=tmp_path / "data", database_url_override=test_database.url)
     bad = orgtune(config, "ingest", "-c", "C0CLI", str(SAMPLES / "bad" / "photo.txt"), str(HANDBOOK / "security.md"))
     assert bad.returncode == 1
     assert "Not added. photo.txt" in bad.stderr and "png image" in bad.stderr.lower()
@@ -52,15 +52,15 @@ def test_a_rejected_file_exits_non_zero_with_a_clear_message(tmp_path: Path) -> 
     assert listing.startswith("1 document in this channel:")
 
 
-def test_forget_from_the_command_line(tmp_path: Path) -> None:
-    config = Config(data_dir=tmp_path / "data")
+def test_forget_from_the_command_line(tmp_path: Path, test_database: TestDatabase) -> None:
+    config = Config(data_dir=tmp_path / "data", database_url_override=test_database.url)
     assert orgtune(config, "ingest", "-c", "C0CLI", str(HANDBOOK / "expenses.md")).returncode == 0
     gone = orgtune(config, "forget", "-c", "C0CLI", "expenses.md")
     assert gone.returncode == 0 and gone.stdout.strip() == "Forgot expenses.md. This channel now knows 0 documents."
     assert orgtune(config, "forget", "-c", "C0CLI", "expenses.md").returncode == 1
 
 
-def test_serve_without_credentials_says_what_is_missing(tmp_path: Path) -> None:
-    done = orgtune(Config(data_dir=tmp_path), "serve")
+def test_serve_without_credentials_says_what_is_missing(tmp_path: Path, test_database: TestDatabase) -> None:
+    done = orgtune(Config(data_dir=tmp_path, database_url_override=test_database.url), "serve")
     assert done.returncode == 2
     assert "SLACK_BOT_TOKEN" in done.stderr and "REDIS_URL" in done.stderr

@@ -21,6 +21,7 @@ from storage import runs
 from storage.channels import ChannelKey
 from storage.db import Database
 from storage.models import RunStatus
+from tests.conftest import TestDatabase
 from training.export import (
     CHECK_PASSAGES,
     CHECK_QUESTION,
@@ -84,9 +85,9 @@ def adapter(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple
 
 
 @pytest.fixture
-def config(tmp_path: Path, models_dir: Path) -> Config:
+def config(tmp_path: Path, models_dir: Path, test_database: TestDatabase) -> Config:
     """No Redis: exports need only the database, the artifact directory and the weights."""
-    return _config(tmp_path / "data", models_dir)
+    return _config(tmp_path / "data", models_dir).with_(database_url_override=test_database.url)
 
 
 def _answer_with(model, tokenizer) -> str:  # type: ignore[no-untyped-def]

@@ -16,19 +16,24 @@ from orgtune.config import Config
 from storage import documents
 from storage.channels import ChannelKey
 from storage.models import Document, DocumentStatus, utcnow
+from tests.conftest import TestDatabase
 
 KEY = ChannelKey("T-LOCAL", "C0REC")
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, redis_url: str) -> Iterator[Runtime]:
+def runtime(tmp_path: Path, redis_url: str, test_database: TestDatabase) -> Iterator[Runtime]:
     from jobs.runtime import set_runtime
     from slackemu import SlackEmulator
 
     with SlackEmulator() as emulator:
         emulator.workspace.add_channel(KEY.channel_id, "reconcile")
         config = Config(
-            data_dir=tmp_path, redis_url=redis_url, slack_bot_token=emulator.bot_token, slack_api_url=emulator.api_url
+            data_dir=tmp_path,
+            redis_url=redis_url,
+            slack_bot_token=emulator.bot_token,
+            slack_api_url=emulator.api_url,
+            database_url_override=test_database.url,
         )
         rt = Runtime.from_config(config)
         rt.db.upgrade()

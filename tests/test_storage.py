@@ -1,21 +1,27 @@
-"""Migrations from an empty database, the models matching them, and channel scoping."""
+"""Migrations from an empty database, the models matching them, channel scoping, and the
+guarantees the database itself gives (on SQLite, and on PostgreSQL with --postgres)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import threading
+import time
+from datetime import timedelta
+from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, func, inspect, select
 
-from storage import documents
+from storage import documents, events, runs
 from storage.channels import ChannelKey
 from storage.db import Database, downgrade, upgrade
-from storage.models import Base, DocumentStatus
+from storage.models import Base, Document, DocumentStatus, RunStatus, SlackEvent
 
 
-def test_migrations_build_the_schema_from_an_empty_database(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'empty.db'}"
+def test_migrations_build_the_schema_from_an_empty_database(database_url: str) -> None:
+    """On SQLite, or on PostgreSQL with --postgres (a fresh, empty database either way)."""
+    url = database_url
     upgrade(url)
     engine = create_engine(url)
     expected = {
@@ -93,3 +99,69 @@ def test_claiming_the_same_slack_file_twice_yields_one_row(db: Database) -> None
         assert doc is not None and doc.thread_ts == "123.4" and doc.status == DocumentStatus.QUEUED
         # The same file id in another channel is another document.
         assert documents.claim(s, ChannelKey("T1", "C0B"), new) is not None
+
+
+def test_one_active_run_per_channel_is_enforced_by_the_database(db: Database) -> None:
+    """The partial unique index (sqlite_where / postgresql_where) allows one active run per channel."""
+    key, other = ChannelKey("T1", "C0A"), ChannelKey("T1", "C0B")
+    new: dict[str, Any] = {
+        "model": "tiny",
+        "base_model": "tiny",
+        "requested_by": "U1",
+        "plan": {"steps": 3, "nested": [1.5, None]},
+    }
+    with db.session() as s:
+        first = runs.create_run(s, key, **new)
+        assert first is not None
+    with db.session() as s:
+        assert runs.create_run(s, key, **new) is None
+        assert runs.create_run(s, other, **new) is not None  # another channel is not blocked
+    with db.session() as s:
+        run = runs.get(s, first.id)
+        assert run is not None and run.plan == new["plan"]  # JSON round trip
+        runs.set_status(run, RunStatus.DONE)
+    with db.session() as s:
+        again = runs.create_run(s, key, **new)
+        assert again is not None and again.id > first.id
+
+
+def test_a_racing_claim_of_the_same_slack_file_waits_and_yields_one_row(db: Database) -> None:
+    """Two bot threads claim one file: the second blocks on the unique index until the first commits."""
+    key = ChannelKey("T1", "C0A")
+    results: list[object] = []
+    with db.session() as first:
+        assert documents.claim(first, key, documents.NewDocument(name="F1", slack_file_id="F1")) is not None
+
+        def second() -> None:
+            with db.session() as s:
+                threaded = documents.NewDocument(name="a.md", slack_file_id="F1", thread_ts="1.2", message_ts="1.3")
+                results.append(documents.claim(s, key, threaded))
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.3)
+        if db.engine.dialect.name == "postgresql":
+            assert thread.is_alive()  # waiting for this transaction (SQLite already committed the claim)
+    thread.join(30)
+    assert results == [None]
+    with db.session() as s:
+        doc = documents.by_slack_file(s, key, "F1")
+        assert doc is not None and doc.name == "a.md" and doc.thread_ts == "1.2"
+        assert s.scalar(select(func.count(Document.id))) == 1
+
+
+def test_timestamps_are_utc_whatever_the_session_time_zone(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL returns timestamptz in the session's time zone (PGTZ, the server's default)."""
+    monkeypatch.setenv("PGTZ", "Asia/Kolkata")
+    database = Database(db.url)  # new connections, made with PGTZ set
+    with database.session() as s:
+        assert events.claim_event(s, "Ev1")
+    with database.session() as s:
+        received = s.get(SlackEvent, "Ev1")
+        assert received is not None
+        offset = received.received_at.utcoffset()
+        assert offset is None or offset == timedelta(0)  # naive UTC on SQLite, UTC on PostgreSQL
+    with database.session() as s:
+        assert events.prune_events(s, older_than_s=3600) == 0
+        assert events.prune_events(s, older_than_s=-60) == 1
+    database.engine.dispose()

@@ -19,6 +19,7 @@ from bot.services import BotServices
 from jobs.queues import enqueue_ingest
 from storage import documents
 from storage.channels import ChannelKey
+from storage.documents import no_nul
 from storage.events import claim_event
 from storage.models import Document
 
@@ -62,7 +63,7 @@ def register(app: App, services: BotServices) -> None:
 
 def _new_document(file: dict[str, Any], event: dict[str, Any], thread_ts: str) -> documents.NewDocument:
     return documents.NewDocument(
-        name=(file.get("name") or file.get("title") or file.get("id") or "file")[:255],
+        name=no_nul(file.get("name") or file.get("title") or file.get("id") or "file")[:255],
         slack_file_id=file.get("id"),
         thread_ts=thread_ts,
         message_ts=event["ts"],

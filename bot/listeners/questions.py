@@ -15,6 +15,7 @@ from bot.services import BotServices
 from jobs.answer import WORKING_REACTION, enqueue_answer
 from orgtune import defaults
 from storage.channels import ChannelKey
+from storage.documents import no_nul
 from storage.models import Question, utcnow
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def ask(
             source=source,
             message_ts=message_ts,
             thread_ts=thread_ts,
-            question=text[: defaults.MAX_QUESTION_CHARS],
+            question=no_nul(text)[: defaults.MAX_QUESTION_CHARS],
             status="queued",
         )
         session.add(q)
