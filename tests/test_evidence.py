@@ -95,3 +95,11 @@ def test_an_invented_number_or_a_refusal_is_replaced_by_the_quoted_sentence() ->
 def test_an_irrelevant_question_is_not_covered_without_asking_the_model() -> None:
     got = _answer("Employees receive 27 days.", question="Who won the chess tournament?")
     assert (got.covered, got.grounding, got.generated) == (False, "", "")
+
+
+def test_list_items_are_quoted_without_their_bullets() -> None:
+    docs = [DocumentText(3, "onboarding.md", (SectionText("Probation", "- Your probation period is 6 months."),))]
+    index = BM25Index(chunk_documents(docs))
+    question = "How long is the probation period?"
+    [best] = rank_evidence(question, index.search(question, k=2), index, docs)
+    assert best.text == "Your probation period is 6 months."
