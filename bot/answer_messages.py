@@ -19,6 +19,8 @@ def answer_blocks(
         body = f"{who}:\n>{escape(truncate(ans['question'], 500))}\n\n{body}"
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]
     context = [sources_line(ans["sources"]) if ans["sources"] else "No source in this channel's documents covers it."]
+    if ans.get("grounding") == "quoted":  # say so: the model's own answer wasn't backed by the documents
+        context[0] = context[0].replace("Sources:", "Quoted from:", 1)
     context.append(f"answered by {ans['adapter'] or 'the base model (no training yet)'} · `{ans['model']}`")
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
     blocks.append(

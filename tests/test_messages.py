@@ -29,3 +29,11 @@ def test_model_output_is_escaped_in_answers() -> None:
     rendered = text + str(blocks)
     assert "<!channel>" not in rendered and "<!here>" not in rendered and "@here" not in rendered
     assert blocks[-1]["elements"][0]["value"] == "7"
+
+
+def test_a_quoted_answer_says_it_is_quoted() -> None:
+    source = {"document": "benefits.md", "section": "Vacation", "quote": "27 days"}
+    ans = {"question": "q", "answer": "27 days", "sources": [source], "adapter": None, "model": "smollm2"}
+    quoted = str(answer_blocks({**ans, "grounding": "quoted"}, 1)[1])
+    generated = str(answer_blocks({**ans, "grounding": "generated"}, 1)[1])
+    assert "Quoted from: *benefits.md* — Vacation" in quoted and "Sources: *benefits.md*" in generated

@@ -11,7 +11,7 @@ from orgtune.config import Config
 from storage import runs
 from storage.channels import ChannelKey
 from storage.db import Database
-from tests.conftest import SAMPLES, TestDatabase
+from tests.conftest import SAMPLES
 from tests.test_cli import orgtune
 
 HANDBOOK = SAMPLES / "handbook"
@@ -41,15 +41,8 @@ def train_and_check(config: Config, model: str, files: list[str]) -> dict:  # ty
     return result
 
 
-def test_train_wait_runs_here_without_a_worker(
-    tmp_path: Path, redis_url: str, models_dir: Path, test_database: TestDatabase
-) -> None:
-    config = Config(
-        data_dir=tmp_path / "data",
-        redis_url=redis_url,
-        models_dir_override=models_dir,
-        database_url_override=test_database.url,
-    )
+def test_train_wait_runs_here_without_a_worker(config: Config) -> None:
+    """`config`: this test's data directory, database and private Redis (conftest)."""
     result = train_and_check(config, "tiny", ["benefits.md", "expenses.md"])
     assert result["accuracy_before"] is not None
     # A second version, then the version commands: list, roll back, refuse an unknown version.
@@ -67,14 +60,7 @@ def test_train_wait_runs_here_without_a_worker(
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_train_smollm2_on_the_handbook(
-    tmp_path: Path, redis_url: str, models_dir: Path, test_database: TestDatabase
-) -> None:
-    config = Config(
-        data_dir=tmp_path / "data",
-        redis_url=redis_url,
-        models_dir_override=models_dir,
-        database_url_override=test_database.url,
-    )
+def test_train_smollm2_on_the_handbook(config: Config) -> None:
+    """`config`: this test's data directory, database and private Redis (conftest)."""
     result = train_and_check(config, "smollm2", sorted(p.name for p in HANDBOOK.iterdir()))
     assert result["accuracy_after"] >= result["accuracy_before"]
