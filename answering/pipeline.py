@@ -12,7 +12,7 @@ from answering.engine import AdapterRef, Engine
 from answering.evidence import Evidence, Similarity, grounded, rank_evidence
 from answering.remote import RemoteEngine
 from orgtune import defaults
-from retrieval import BM25Index, Chunk, DocumentText, chunk_documents, tokenize
+from retrieval import BM25Index, Chunk, DocumentText, chunk_documents
 from storage import runs
 from storage.channels import ChannelKey
 from training import prompts
@@ -60,7 +60,6 @@ class Context:
     """What answering a question in a channel needs from the database, loaded up front."""
 
     passages: list[tuple[Chunk, float]]
-    coverage: float
     adapter: AdapterRef | None
     adapter_version: int | None
     evidence: list[Evidence] = field(default_factory=list)
@@ -90,23 +89,10 @@ def retrieve(
     version: int | None = None,
     similarity: Similarity | None = None,
 ) -> Context:
-    """Best passages for ``question`` among ``docs``, how well they cover it, and their ranked sentences."""
+    """Best passages for ``question`` among ``docs`` and their sentences, most relevant first."""
     index = BM25Index(chunk_documents(docs))
     hits = index.search(question, k=defaults.PASSAGES_PER_PROMPT)
-    coverage = query_coverage(index, question, hits[0][0]) if hits else 0.0
-    return Context(hits, coverage, adapter, version, rank_evidence(question, hits, index, docs, similarity))
-
-
-def query_coverage(index: BM25Index, question: str, chunk: Chunk) -> float:
-    """Share of the question's idf weight that the passage contains (0..1)."""
-    from retrieval.bm25 import chunk_terms
-
-    terms = set(tokenize(question))
-    if not terms:
-        return 0.0
-    present = set(chunk_terms(chunk))
-    total = sum(index.idf(t) for t in terms)
-    return sum(index.idf(t) for t in terms if t in present) / total if total else 0.0
+    return Context(hits, adapter, version, rank_evidence(question, hits, index, docs, similarity))
 
 
 def answer(question: str, context: Context, engine: Engine | RemoteEngine, default_model: str) -> Answer:

@@ -59,7 +59,6 @@ def main() -> int:
                 "expected": case["expected"],
                 "correct": is_correct(case["expected"], got.text),
                 "retrieved": case.get("section") is None or (case.get("document"), case.get("section")) in retrieved,
-                "coverage": round(context.coverage, 2),
                 "support": round(context.evidence[0].support, 2) if context.evidence else None,
                 "relevance": round(context.evidence[0].relevance, 2) if context.evidence else None,
                 "grounding": got.grounding or None,

@@ -71,7 +71,7 @@ def check(inputs: Path, cpu: bool = False) -> int:
         get_model("tiny"), name=GPU_MODEL, dtype="bfloat16", gradient_checkpointing=True, gpu_fast_path=True
     )
     spec = MODELS[GPU_MODEL]
-    config = dataclasses.replace(Config.from_env(), models_dir_override=inputs / "models")
+    config = Config.from_env().with_(models_dir_override=inputs / "models")
     data = json.loads((inputs / "examples.json").read_text())
     train = [Example.from_dict(d) for d in data["train"]]
     heldout = [Example.from_dict(d) for d in data["heldout"]]

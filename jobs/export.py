@@ -55,10 +55,9 @@ def find_version(rt: Runtime, key: ChannelKey, version: int | None) -> Version:
             if row is None:
                 raise NoAdapter(f"Channel {key.channel_id} has no trained version yet; train one first (/train).")
         else:
-            rows = runs.adapters(session, key)
-            row = next((a for a in rows if a.version == version), None)
+            row = runs.adapter_version(session, key, version)
             if row is None:
-                known = ", ".join(f"v{a.version}" for a in rows) or "none yet"
+                known = ", ".join(f"v{a.version}" for a in runs.adapters(session, key)) or "none yet"
                 raise NoAdapter(f"Channel {key.channel_id} has no v{version} (its versions: {known}).")
         return Version(row.version, row.model, row.base_model, rt.config.artifacts_dir / row.path)
 

@@ -26,10 +26,12 @@ def add_parsers(sub: Any, channel_args: Any) -> None:
 
 def parse_version(text: str) -> int:
     """``v2`` or ``2`` -> 2 (argparse reports anything else as a usage error)."""
-    digits = text.strip().lower().removeprefix("v")
-    if not digits.isdigit() or int(digits) < 1:
+    from storage.runs import parse_version as parse
+
+    version = parse(text)
+    if version is None:
         raise argparse.ArgumentTypeError(f"not a version: {text!r} (write v2 or 2)")
-    return int(digits)
+    return version
 
 
 def cmd_export(config: Config, args: argparse.Namespace) -> int:

@@ -58,7 +58,7 @@ def test_grounded_answers_state_only_what_the_evidence_says() -> None:
 
 def test_retrieve_finds_passages_and_evidence_from_the_given_documents_only() -> None:
     context = retrieve(DOCS[1:], "How many vacation days do employees receive?")
-    assert [c.document for c, _ in context.passages] == ["benefits.md"] and context.coverage > 0.9
+    assert [c.document for c, _ in context.passages] == ["benefits.md"] and context.evidence[0].support > 0.9
     assert context.evidence[0].text == "Every employee receives 27 days of paid vacation."
 
 
