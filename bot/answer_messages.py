@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.messages import escape, truncate
+from bot.messages import escape, split_text, truncate
+from orgtune import defaults
 
 HELPFUL, NOT_HELPFUL = "orgtune_feedback_helpful", "orgtune_feedback_not_helpful"
 
@@ -13,12 +14,19 @@ def answer_blocks(
     ans: dict[str, Any], question_id: int, asked_by: str | None = None, quote_question: bool = False
 ) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks). Model output is escaped: it can never @channel anyone."""
-    body = escape(truncate(ans["answer"], 2800))
+    body = escape(ans["answer"])  # escaped first, then fitted: escaping can quadruple a length
     if quote_question:
         who = f"<@{asked_by}> asked" if asked_by else "Question"
-        body = f"{who}:\n>{escape(truncate(ans['question'], 500))}\n\n{body}"
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]
-    context = [sources_line(ans["sources"]) if ans["sources"] else "No source in this channel's documents covers it."]
+        asked = truncate(escape(ans["question"]), defaults.MAX_QUOTED_QUESTION_CHARS).replace("\n", "\n>")
+        body = f"{who}:\n>{asked}\n\n{body}"
+    parts = split_text(body, defaults.SLACK_SECTION_CHARS, defaults.MAX_ANSWER_SECTIONS)
+    body = "\n".join(parts)
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": p}} for p in parts]
+    context = [
+        truncate(sources_line(ans["sources"]), defaults.SLACK_SECTION_CHARS // 2)
+        if ans["sources"]
+        else "No source in this channel's documents covers it."
+    ]
     if ans.get("grounding") == "quoted":  # say so: the model's own answer wasn't backed by the documents
         context[0] = context[0].replace("Sources:", "Quoted from:", 1)
     context.append(f"answered by {ans['adapter'] or 'the base model (no training yet)'} · `{ans['model']}`")

@@ -23,7 +23,31 @@ def escape(text: str) -> str:
 
 
 def truncate(text: str, limit: int = defaults.MAX_MESSAGE_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """Cut already-escaped mrkdwn to ``limit`` characters (… included) without splitting an
+    entity such as ``&amp;`` or a ``<…>`` token. Escape first, then cut: escaping after
+    cutting can grow the text past any limit (each ``<`` becomes four characters)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    for opener, closer in (("&", ";"), ("<", ">")):
+        at = cut.rfind(opener)
+        if at != -1 and closer not in cut[at:]:
+            cut = cut[:at]
+    return cut.rstrip() + "…"
+
+
+def split_text(text: str, limit: int = defaults.SLACK_SECTION_CHARS, parts: int = 1) -> list[str]:
+    """Escaped mrkdwn in at most ``parts`` pieces of at most ``limit`` characters, broken at a
+    paragraph, line or word where possible; what still doesn't fit is cut with "…"."""
+    pieces: list[str] = []
+    while len(text) > limit and len(pieces) < parts - 1:
+        window = truncate(text, limit + 1)[:-1]  # never ends inside an entity or a <…> token
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        cut = cut if cut > limit // 2 else len(window)
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    pieces.append(truncate(text, limit))
+    return [p for p in pieces if p]
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
@@ -129,6 +153,13 @@ when the documents don't say, I say so. Rate answers with the buttons under them
 • `/orgtune help` — this message
 
 Limits: files up to {max_mb} MB and {max_pages} pages; password-protected files can't be read."""
+
+
+def not_in_channel(command: str) -> str:
+    return (
+        f"I'm not in this channel yet, so `{command}` can't post here. Invite me with `/invite @orgtune` "
+        "(or add orgtune in the channel's settings → Integrations), then try again. Nothing was queued."
+    )
 
 
 def help_text() -> str:

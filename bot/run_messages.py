@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.messages import escape, plural
+from bot.messages import escape, plural, truncate
 from orgtune import defaults
 from training.plan import human_bytes, human_duration
 
@@ -76,7 +76,8 @@ def run_message(run: Any) -> tuple[str, list[dict[str, Any]]]:
     if run.plan and run.status in ("queued", "loading", "generating"):
         body += plan_lines(run.plan)
     text = "\n".join([head, *body])
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]
+    section = {"type": "mrkdwn", "text": truncate(text, defaults.SLACK_SECTION_CHARS)}
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": section}]
     if run.status in ("queued", "loading", "generating", "training", "evaluating"):
         blocks.append(cancel_button(run.id))
     return text, blocks

@@ -63,11 +63,14 @@ def answer_question(question_id: int) -> str:
         assert q is not None
         q.answer, q.covered, q.seconds, q.model = ans.text, ans.covered, ans.seconds, ans.model
         q.generated, q.sources = ans.generated, ans.to_dict()["sources"]
-        q.adapter_id, q.adapter_version, q.status = ans.adapter_id, ans.adapter_version, "answered"
+        q.adapter_id, q.adapter_version = ans.adapter_id, ans.adapter_version
     with rt.db.session() as session:
         q = session.get(Question, question_id)
         assert q is not None
         post_answer(rt, q, ans.to_dict())
+        # Answered only once it is in the channel: if posting fails past its retries, the job's
+        # failure hook still finds the question queued, fails it and tells the person.
+        q.status = "answered"
     return "answered"
 
 

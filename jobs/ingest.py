@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
-from jobs.download import DownloadError, download, too_large
+from jobs.download import DownloadError, Expected, download, too_large
 from jobs.runtime import Runtime, get_runtime
 from orgtune import defaults
 from parsing import ParsedDocument, RejectedFile, parse_in_sandbox
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INTERNAL = "internal"
+INTERNAL = documents.INTERNAL_ERROR
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,16 @@ def _download(rt: Runtime, doc: Document, info: dict[str, Any]) -> bytes:
     if not url:
         raise DownloadError("Slack did not give a download address for this file.")
     assert rt.config.slack_bot_token
-    return download(url, rt.config.slack_bot_token, rt.config.slack_file_hosts, filename=doc.name)
+    # What files.info says the file is, so Slack's HTML sign-in page (a bad token) isn't taken for it.
+    expected = Expected(info.get("mimetype"), info.get("filetype"), size if isinstance(size, int) else None)
+    return download(
+        url,
+        rt.config.slack_bot_token,
+        rt.config.slack_token_hosts,
+        filename=doc.name,
+        tokenless_hosts=rt.config.slack_tokenless_hosts,
+        expected=expected,
+    )
 
 
 def store_bytes(session: Any, artifacts: Artifacts, doc: Document, data: bytes) -> None:

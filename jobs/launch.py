@@ -99,7 +99,12 @@ def start_run(
             assert active is not None
             return Busy(active)
         run_id = run.id
-    ts = announce(run)
+    try:
+        ts = announce(run)
+    except Exception:
+        # No message, no job: the run must not stay QUEUED and block the channel's next /train.
+        _refuse(db, run_id, "The plan couldn't be posted in the channel; nothing was trained.")
+        raise
     with db.session() as session:
         row = runs.get(session, run_id)
         assert row is not None
@@ -107,11 +112,13 @@ def start_run(
     try:
         enqueue_train(redis, run_id, plan.to_dict())
     except Exception:
-        with db.session() as session:
-            row = runs.get(session, run_id)
-            if row is not None:
-                runs.set_status(
-                    row, RunStatus.FAILED, error="The job queue (Redis) refused the run; nothing was trained."
-                )
+        _refuse(db, run_id, "The job queue (Redis) refused the run; nothing was trained.")
         raise
     return Started(run_id, plan)
+
+
+def _refuse(db: Database, run_id: int, error: str) -> None:
+    with db.session() as session:
+        row = runs.get(session, run_id)
+        if row is not None:
+            runs.set_status(row, RunStatus.FAILED, error=error)

@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
+from slack_sdk.http_retry import (
+    BackoffRetryIntervalCalculator,
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    RetryHandler,
+)
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
+from orgtune import defaults
 from orgtune.config import Config
 from storage.artifacts import Artifacts
 from storage.db import Database
@@ -36,8 +44,25 @@ class Runtime:
         return self._slack
 
 
-def make_slack_client(config: Config) -> WebClient:
-    return WebClient(token=config.slack_bot_token, base_url=config.slack_api_url, timeout=30)
+def make_slack_client(config: Config, timeout: int = defaults.SLACK_JOB_TIMEOUT_S) -> WebClient:
+    """A Web API client that rides out what Slack routinely answers.
+
+    slack_sdk's retry handlers are off by default (one connection retry only): a
+    429 would then fail a job whose work is done. These honour Retry-After on
+    429s and retry 500/503 answers and reset connections with backoff. Every
+    posting step is written so a repeat changes nothing.
+    """
+    handlers: list[RetryHandler] = [
+        RateLimitErrorRetryHandler(max_retry_count=defaults.SLACK_RATE_LIMIT_RETRIES),
+        ServerErrorRetryHandler(max_retry_count=defaults.SLACK_SERVER_ERROR_RETRIES, interval_calculator=_BACKOFF),
+        ConnectionErrorRetryHandler(max_retry_count=defaults.SLACK_SERVER_ERROR_RETRIES, interval_calculator=_BACKOFF),
+    ]
+    return WebClient(
+        token=config.slack_bot_token, base_url=config.slack_api_url, timeout=timeout, retry_handlers=handlers
+    )
+
+
+_BACKOFF = BackoffRetryIntervalCalculator(backoff_factor=defaults.SLACK_RETRY_BACKOFF_S)
 
 
 _runtime: Runtime | None = None

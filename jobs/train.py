@@ -23,7 +23,7 @@ from jobs.runtime import Runtime, get_runtime
 from orgtune import defaults
 from storage import runs
 from storage.channels import ChannelKey
-from storage.models import RunStatus, TrainingRun
+from storage.models import RunStatus, TrainingRun, utcnow
 from training.loop import Progress
 
 log = logging.getLogger(__name__)
@@ -248,36 +248,59 @@ def describe(exc: BaseException) -> str:
 
 
 def finish_message(rt: Runtime, run_id: int) -> str:
-    """Final update of the progress message and, on success, results and the loss curve. Posted once."""
-    from jobs.charts import loss_curve_png
+    """Final update of the progress message and, on success, results and the loss curve. Posted once.
 
+    Each post is recorded on the run as soon as Slack accepts it, in its own
+    transaction, so a finish repeated after a failure (RQ's failure callback, a
+    second delivery) edits the message again, which changes nothing, and skips
+    what is already in the channel.
+    """
     with rt.db.session() as session:
         run = _must(session, run_id)
         status = run.status
         if run.notified_at is not None or run.status not in RunStatus.FINAL:
             return status
-        if run.source == "slack" and run.progress_ts:
+        posting = run.source == "slack" and bool(run.progress_ts)
+        if posting:
             text, blocks = run_messages.run_message(run)
-            rt.slack.chat_update(channel=run.channel_id, ts=run.progress_ts, text=text, blocks=blocks)
-            if run.status == RunStatus.DONE and run.metrics:
-                version = int(run.metrics["version"])
-                rt.slack.chat_postMessage(
-                    channel=run.channel_id,
-                    thread_ts=run.progress_ts,
-                    text=run_messages.results_text(run, version, run.metrics),
-                )
-                png = loss_curve_png(run.metrics["losses"], f"{run.model} v{version}")
-                rt.slack.files_upload_v2(
-                    channel=run.channel_id,
-                    thread_ts=run.progress_ts,
-                    file=png,
-                    filename=f"loss-curve-v{version}.png",
-                    title=f"Training loss, v{version}",
-                )
-        from storage.models import utcnow
-
-        run.notified_at = utcnow()
+            rt.slack.chat_update(channel=run.channel_id, ts=str(run.progress_ts), text=text, blocks=blocks)
+    if posting and status == RunStatus.DONE:
+        _post_results(rt, run_id)
+    with rt.db.session() as session:
+        _must(session, run_id).notified_at = utcnow()
     return status
+
+
+def results_thread(run: TrainingRun) -> str | None:
+    """Slack threads have one level: replies go under the parent, which is the thread /train was
+    asked in (``@orgtune train`` in a thread), else the progress message itself."""
+    return run.thread_ts or run.progress_ts
+
+
+def _post_results(rt: Runtime, run_id: int) -> None:
+    from jobs.charts import loss_curve_png
+
+    with rt.db.session() as session:
+        run = _must(session, run_id)
+        if not run.metrics:
+            return
+        version, thread = int(run.metrics["version"]), results_thread(run)
+        if run.results_ts is None:
+            text = run_messages.results_text(run, version, run.metrics)
+            reply = rt.slack.chat_postMessage(channel=run.channel_id, thread_ts=thread, text=text)
+            run.results_ts = str(reply["ts"])
+    with rt.db.session() as session:
+        run = _must(session, run_id)
+        if run.chart_posted_at is None and run.metrics:
+            png = loss_curve_png(run.metrics["losses"], f"{run.model} v{version}")
+            rt.slack.files_upload_v2(
+                channel=run.channel_id,
+                thread_ts=thread,
+                file=png,
+                filename=f"loss-curve-v{version}.png",
+                title=f"Training loss, v{version}",
+            )
+            run.chart_posted_at = utcnow()
 
 
 def reconcile(rt: Runtime, connection: Redis) -> int:

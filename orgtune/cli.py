@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run orgtune locally against an emulated Slack and print the conversation")
     p.add_argument("--model", default="smollm2", help="model for the /train step (default: smollm2)")
+    p.add_argument("--socket-mode", action="store_true", help="connect the bot over Socket Mode instead of signed HTTP")
+    p.add_argument(
+        "--flaky-slack", action="store_true", help="the emulated Slack also fails some calls (5xx, reset connections)"
+    )
+    p.add_argument(
+        "--html", type=Path, metavar="PATH", help="write the channel as a web page here (default: in the temp dir)"
+    )
     p.set_defaults(func=cmd_demo)
 
     from orgtune import cli_train
@@ -93,7 +100,7 @@ def _channel_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from bot.app import create_app
-    from bot.server import HttpServer, serve_socket_mode
+    from bot.server import serve_gunicorn, serve_socket_mode
     from storage.db import Database
     from storage.events import prune_events
 
@@ -104,12 +111,20 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     db.upgrade()
     with db.session() as session:
         prune_events(session)  # ids older than Slack's retry window
+    db.engine.dispose()  # no pooled connection left open for gunicorn's workers to inherit
+    # In HTTP mode this thread stays in gunicorn's master: one pruner per host, not per worker.
     threading.Thread(target=_prune_events_forever, args=(db,), name="prune-events", daemon=True).start()
-    app = create_app(config)
     if config.slack_app_token:
-        serve_socket_mode(app, config.slack_app_token)
+        serve_socket_mode(create_app(config), config.slack_app_token)
     else:
-        HttpServer(app, host=args.host, port=config.port).serve_forever()
+        # The factory runs in each worker after the fork (the Bolt app must not cross it).
+        serve_gunicorn(
+            lambda: create_app(config),
+            args.host,
+            config.port,
+            workers=config.web_workers,
+            log_level=config.log_level,
+        )
     return 0
 
 
@@ -203,7 +218,9 @@ def cmd_forget(config: Config, args: argparse.Namespace) -> int:
 def cmd_demo(config: Config, args: argparse.Namespace) -> int:
     from orgtune.demo import run_demo
 
-    return run_demo(config, model=args.model)
+    return run_demo(
+        config, model=args.model, socket_mode=args.socket_mode, html_path=args.html, flaky_slack=args.flaky_slack
+    )
 
 
 def cmd_db(config: Config, args: argparse.Namespace) -> int:

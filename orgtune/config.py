@@ -46,11 +46,16 @@ class Config:
     port: int = defaults.HTTP_PORT
     """PORT: HTTP port for `orgtune serve`."""
 
+    web_workers: int = defaults.WEB_WORKERS
+    """ORGTUNE_WEB_WORKERS: gunicorn worker processes for `orgtune serve` in HTTP mode. WEB_CONCURRENCY
+    is deliberately not read: platforms set it from memory for typical web apps, not for a bot."""
+
     log_level: str = "INFO"
     """ORGTUNE_LOG_LEVEL: Python logging level name."""
 
     extra_file_hosts: tuple[str, ...] = ()
-    """ORGTUNE_SLACK_FILE_HOSTS: comma-separated extra hosts allowed to receive the bot token."""
+    """ORGTUNE_SLACK_FILE_HOSTS: comma-separated extra file hosts a download may be redirected to, which
+    never receive the bot token (``*.example.com`` allows subdomains); the emulator's presigned host."""
 
     models_dir_override: Path | None = None
     """ORGTUNE_MODELS_DIR: local model weights (<dir>/mistral, <dir>/qwen); default <data_dir>/models."""
@@ -95,6 +100,7 @@ class Config:
             database_url_override=get("DATABASE_URL"),
             team_id=get("ORGTUNE_TEAM_ID"),
             port=int(port) if port else defaults.HTTP_PORT,
+            web_workers=int(w) if (w := get("ORGTUNE_WEB_WORKERS")) else defaults.WEB_WORKERS,
             log_level=(get("ORGTUNE_LOG_LEVEL") or "INFO").upper(),
             extra_file_hosts=hosts,
             models_dir_override=Path(m) if (m := get("ORGTUNE_MODELS_DIR")) else None,
@@ -138,17 +144,35 @@ class Config:
         return (urlparse(self.slack_api_url).hostname or "").lower()
 
     @property
-    def slack_file_hosts(self) -> frozenset[str]:
-        """Hosts that may receive the bot token when downloading ``url_private``.
+    def talks_to_real_slack(self) -> bool:
+        """True unless SLACK_API_URL points elsewhere (the emulator): only then are Slack's own file hosts allowed."""
+        return self.slack_api_host == "slack.com" or self.slack_api_host.endswith(".slack.com")
 
-        Real Slack serves files from files.slack.com; the emulator serves them from
-        its own host. Any other host in a file URL is refused, so a crafted event can
-        never make the bot send its token elsewhere.
+    @property
+    def slack_token_hosts(self) -> frozenset[str]:
+        """Hosts (``*.`` = any subdomain) that get the bot token when downloading ``url_private``.
+
+        Real Slack serves files from files.slack.com and may hop within *.slack.com;
+        the emulator serves them from its own host. A file URL on any other host is
+        refused, so a crafted event can never make the bot send its token elsewhere.
         """
-        hosts = {self.slack_api_host, *self.extra_file_hosts}
-        if self.slack_api_host == "slack.com":
-            hosts.add("files.slack.com")
+        hosts = {self.slack_api_host}
+        if self.talks_to_real_slack:
+            hosts.update(defaults.SLACK_TOKEN_FILE_HOSTS)
         return frozenset(h for h in hosts if h)
+
+    @property
+    def slack_tokenless_hosts(self) -> frozenset[str]:
+        """Slack file hosts a download may be redirected to, which never get the token (presigned links)."""
+        hosts = set(self.extra_file_hosts)
+        if self.talks_to_real_slack:
+            hosts.update(defaults.SLACK_TOKENLESS_FILE_HOSTS)
+        return frozenset(h for h in hosts if h)
+
+    @property
+    def slack_file_hosts(self) -> frozenset[str]:
+        """Every host a download may touch: :attr:`slack_token_hosts` and :attr:`slack_tokenless_hosts`."""
+        return self.slack_token_hosts | self.slack_tokenless_hosts
 
     def to_env(self) -> dict[str, str]:
         """Environment variables that rebuild this configuration in a child process."""
@@ -162,6 +186,7 @@ class Config:
             "DATABASE_URL": self.database_url_override,
             "ORGTUNE_TEAM_ID": self.team_id,
             "PORT": str(self.port),
+            "ORGTUNE_WEB_WORKERS": str(self.web_workers) if self.web_workers != defaults.WEB_WORKERS else None,
             "ORGTUNE_LOG_LEVEL": self.log_level,
             "ORGTUNE_SLACK_FILE_HOSTS": ",".join(self.extra_file_hosts),
             "ORGTUNE_MODELS_DIR": str(self.models_dir_override) if self.models_dir_override else None,

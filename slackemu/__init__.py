@@ -4,8 +4,8 @@ Part of the product: tests and ``orgtune demo`` run against it, so nothing ever
 talks to a real workspace.
 """
 
-from slackemu.driver import Ack, SlackDriver
+from slackemu.driver import Ack, NotDelivered, SlackDriver
 from slackemu.server import SlackEmulator
 from slackemu.state import ApiCall, Message, Workspace
 
-__all__ = ["Ack", "ApiCall", "Message", "SlackDriver", "SlackEmulator", "Workspace"]
+__all__ = ["Ack", "ApiCall", "Message", "NotDelivered", "SlackDriver", "SlackEmulator", "Workspace"]

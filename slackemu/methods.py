@@ -59,16 +59,20 @@ def _message_json(m: Message) -> Result:
 
 def chat_post_message(emu: SlackEmulator, p: dict[str, Any]) -> Result:
     ws = emu.workspace
-    channel = p.get("channel")
-    if not channel:
-        return _err("channel_not_found")
+    channel = p.get("channel") or ""
+    if (error := ws.channel_error(channel)) is not None:
+        return _err(error)
     if not p.get("text") and not p.get("blocks"):
         return _err("no_text")
-    if len(p.get("text") or "") > 40000:
-        return _err("msg_too_long")
     thread_ts = p.get("thread_ts") or None
-    if thread_ts and ws.find_message(channel, thread_ts) is None:
-        return _err("thread_not_found")
+    if thread_ts:
+        parent = ws.find_message(channel, thread_ts)
+        if parent is None:
+            return _err("thread_not_found")
+        if parent.is_reply:
+            # Slack's docs: "Avoid using a reply's ts value; use its parent instead."
+            # Such a message starts a thread under a reply, which no Slack client shows.
+            return {**_err("invalid_thread_ts"), "warning": "thread_ts of a reply"}
     msg = ws.add_message(
         Message(
             channel=channel,
@@ -84,6 +88,8 @@ def chat_post_message(emu: SlackEmulator, p: dict[str, Any]) -> Result:
 
 def chat_update(emu: SlackEmulator, p: dict[str, Any]) -> Result:
     ws = emu.workspace
+    if (error := ws.channel_error(p.get("channel", ""))) is not None:
+        return _err(error)
     with ws.changed:
         msg = ws.find_message(p.get("channel", ""), p.get("ts", ""))
         if msg is None:
@@ -100,7 +106,9 @@ def chat_update(emu: SlackEmulator, p: dict[str, Any]) -> Result:
 
 def chat_post_ephemeral(emu: SlackEmulator, p: dict[str, Any]) -> Result:
     ws = emu.workspace
-    if not p.get("user"):
+    if (error := ws.channel_error(p.get("channel", ""))) is not None:
+        return _err(error)
+    if not p.get("user") or p["user"] not in ws.members.get(p.get("channel", ""), set()) | ws.users.keys():
         return _err("user_not_in_channel")
     msg = ws.add_message(
         Message(
@@ -248,11 +256,22 @@ def users_info(emu: SlackEmulator, p: dict[str, Any]) -> Result:
 
 
 def conversations_info(emu: SlackEmulator, p: dict[str, Any]) -> Result:
+    ws = emu.workspace
     cid = p.get("channel", "")
-    name = emu.workspace.channels.get(cid)
-    if name is None:
-        return _err("channel_not_found")
-    return {"ok": True, "channel": {"id": cid, "name": name, "is_channel": True, "is_member": True}}
+    name = ws.channels.get(cid)
+    if name is None or ws.channel_error(cid) == "channel_not_found":
+        return _err("channel_not_found")  # private channels are invisible to non-members
+    private = cid in ws.private
+    channel = {
+        "id": cid,
+        "name": name,
+        "is_channel": not private,
+        "is_group": False,
+        "is_private": private,
+        "is_member": ws.bot_is_member(cid),
+        "is_archived": False,
+    }
+    return {"ok": True, "channel": channel}
 
 
 _TYPES = {
@@ -275,8 +294,14 @@ def _mimetype(name: str) -> str:
     return _TYPES.get(ext, "application/octet-stream")
 
 
+def apps_connections_open(emu: SlackEmulator, _p: dict[str, Any]) -> Result:
+    """A single-use Socket Mode URL (the app-level token was checked by the caller)."""
+    return {"ok": True, "url": emu.socket_mode.open_url()}
+
+
 METHODS: dict[str, Method] = {
     "auth.test": auth_test,
+    "apps.connections.open": apps_connections_open,
     "chat.postMessage": chat_post_message,
     "chat.update": chat_update,
     "chat.postEphemeral": chat_post_ephemeral,

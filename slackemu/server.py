@@ -2,31 +2,68 @@
 
 It implements the methods orgtune calls with Slack's documented request and
 response shapes, requires the bot token on every call and on file downloads,
-serves ``response_url`` endpoints, and records every call in order.
+serves ``response_url`` endpoints, and records every call in order. File downloads
+redirect like real Slack's, on to a second (presigned) host: see ``slackemu.files``.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
 from slackemu import methods
+from slackemu.blocks import validate_message
+from slackemu.faults import Faults, RateLimits
+from slackemu.files import FileHosting
+from slackemu.manifest import Manifest
+from slackemu.socket_mode import SocketModeServer
 from slackemu.state import Message, Workspace
+
+RESPONSE_URL_USES, RESPONSE_URL_TTL_S = 5, 30 * 60
+
+# Methods that post or edit a message, whose text and blocks Slack validates.
+MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
 
 
 class SlackEmulator:
-    """Start with :meth:`start`; point the bot's SLACK_API_URL at :attr:`api_url`."""
+    """Start with :meth:`start`; point the bot's SLACK_API_URL at :attr:`api_url`.
 
-    def __init__(self, bot_token: str = "xoxb-emulated-bot-token", host: str = "127.0.0.1", port: int = 0) -> None:
+    It is as strict as Slack where orgtune depends on it: the manifest decides
+    which commands, events and scopes the app has; rate limits answer 429 with
+    Retry-After (``limits.enabled``); ``faults`` injects 5xx answers and reset
+    connections; messages are validated against Block Kit's limits.
+    """
+
+    def __init__(
+        self,
+        bot_token: str = "xoxb-emulated-bot-token",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        manifest: Manifest | None = None,
+        rate_limits: bool = True,
+        app_token: str = "xapp-emulated-app-token",
+    ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
+        """The app-level token: it alone opens Socket Mode links (``apps.connections.open``)."""
+        self._socket_mode: SocketModeServer | None = None
+        self._socket_mode_lock = threading.Lock()
+        self.manifest = manifest or Manifest.load()
+        self.limits = RateLimits(enabled=rate_limits)
+        self.faults = Faults()
         self.workspace = Workspace()
-        self._responses: dict[str, tuple[str, str]] = {}
+        self._responses: dict[str, tuple[str, str, float]] = {}
+        self._response_uses: dict[str, int] = {}
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self.files = FileHosting(self)
+        """Download redirects, presigned links and the presigned host (which records any token sent to it)."""
 
     @property
     def base_url(self) -> str:
@@ -37,7 +74,22 @@ class SlackEmulator:
     def api_url(self) -> str:
         return self.base_url + "/api/"
 
+    @property
+    def file_hosts(self) -> tuple[str, ...]:
+        """Hosts downloads are redirected to that must never get the token (real Slack's *.slack-edge.com):
+        give them to orgtune as ``extra_file_hosts`` (ORGTUNE_SLACK_FILE_HOSTS)."""
+        return (self.files.host,)
+
+    @property
+    def socket_mode(self) -> SocketModeServer:
+        """Slack's Socket Mode side, started on first use (HTTP-only tests never open a WebSocket port)."""
+        with self._socket_mode_lock:
+            if self._socket_mode is None:
+                self._socket_mode = SocketModeServer(host=str(self._server.server_address[0])).start()
+            return self._socket_mode
+
     def start(self) -> SlackEmulator:
+        self.files.start()
         self._thread = threading.Thread(target=self._server.serve_forever, name="slack-emulator", daemon=True)
         self._thread.start()
         return self
@@ -45,6 +97,9 @@ class SlackEmulator:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self.files.stop()
+        if self._socket_mode is not None:
+            self._socket_mode.stop()
 
     def __enter__(self) -> SlackEmulator:
         return self.start()
@@ -55,17 +110,62 @@ class SlackEmulator:
     # --- endpoints used by the driver ------------------------------------------------
     def new_response_url(self, channel: str, user: str) -> str:
         rid = self.workspace.new_id("R")
-        self._responses[rid] = (channel, user)
+        self._responses[rid] = (channel, user, time.monotonic())
         return f"{self.base_url}/respond/{rid}"
 
     def file_url(self, file_id: str, name: str) -> str:
         return f"{self.base_url}/files/{file_id}/{quote(name)}"
 
+    def api(self, method: str, token: str | None, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        """One Web API call: (HTTP status, headers, JSON answer), or a ``reset`` fault as the answer.
+
+        In Slack's order: transport faults first (the request never got through),
+        then authentication, scopes, rate limits, and the method itself.
+        """
+        fault = self.faults.take(method)
+        if fault is not None:
+            self.workspace.record(method, params, False, f"fault:{fault}")
+            if fault == "reset":
+                return 0, {}, "reset"
+            return int(fault), {}, {"ok": False, "error": "fatal_error"}
+        status, headers = 200, {}
+        needed = self.manifest.missing_scope(method)
+        # apps.connections.open alone takes the app-level token; every other method the bot token.
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if token != expected:
+            wrong_type = token in (self.bot_token, self.app_token)  # a real token, of the other kind
+            error = "not_authed" if not token else "not_allowed_token_type" if wrong_type else "invalid_auth"
+            result: dict[str, Any] = {"ok": False, "error": error}
+        elif needed is not None:
+            result = {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": ",".join(needed),
+                "provided": ",".join(sorted(self.manifest.scopes)),
+            }
+        elif (retry_after := self.limits.check(method, params)) is not None:
+            status, headers = 429, {"Retry-After": str(retry_after)}
+            result = {"ok": False, "error": "ratelimited"}
+        elif method in MESSAGE_METHODS and (invalid := validate_message(params.get("text"), _blocks(params))):
+            result = invalid
+        else:
+            result = methods.call(self, method, params)
+        self.workspace.record(method, params, bool(result.get("ok")), result.get("error"))
+        return status, headers, result
+
     def handle_response_url(self, rid: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         target = self._responses.get(rid)
         if target is None:
             return 404, {"ok": False, "error": "expired_url"}
-        channel, user = target
+        channel, user, issued = target
+        # Slack: a response_url can be used up to 5 times within 30 minutes.
+        if time.monotonic() - issued > RESPONSE_URL_TTL_S:
+            return 404, {"ok": False, "error": "expired_url"}
+        if self._response_uses.get(rid, 0) >= RESPONSE_URL_USES:
+            return 404, {"ok": False, "error": "used_url"}
+        if (invalid := validate_message(payload.get("text"), payload.get("blocks"))) is not None:
+            return 400, invalid
+        self._response_uses[rid] = self._response_uses.get(rid, 0) + 1
         ws = self.workspace
         in_channel = payload.get("response_type") == "in_channel"
         ws.add_message(
@@ -93,8 +193,9 @@ def _handler_for(emulator: SlackEmulator) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             path = urlparse(self.path).path
-            if path.startswith("/files/"):
-                self._serve_file(path)
+            if path.startswith(("/files/", "/files-pri/")):
+                status, headers, body = emulator.files.answer_private(path, self._bearer())
+                self._send(status, body, headers.pop("Content-Type"), headers)
             elif path.startswith("/api/"):
                 self._api(path[len("/api/") :], self._params(b""))
             else:
@@ -130,31 +231,20 @@ def _handler_for(emulator: SlackEmulator) -> type[BaseHTTPRequestHandler]:
         def _api(self, method: str, params: dict[str, Any]) -> None:
             token = self._bearer() or params.pop("token", None)
             params.pop("token", None)
-            ws = emulator.workspace
-            if token != emulator.bot_token:
-                result: dict[str, Any] = {"ok": False, "error": "not_authed" if not token else "invalid_auth"}
-            else:
-                result = methods.call(emulator, method, params)
-            ws.record(method, params, bool(result.get("ok")), result.get("error"))
-            self._json(result)
+            status, headers, result = emulator.api(method, token, params)
+            if result == "reset":  # drop the connection without an answer, as a failing proxy would
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self._json(result, status, headers)
 
-        def _serve_file(self, path: str) -> None:
-            parts = path.split("/")
-            stored = emulator.workspace.files.get(parts[2]) if len(parts) > 2 else None
-            if self._bearer() != emulator.bot_token:
-                # Real Slack answers an HTML login page; a plain 403 keeps mistakes obvious.
-                self._send(403, b"authentication required", "text/plain")
-            elif stored is None:
-                self._send(404, b"file not found", "text/plain")
-            else:
-                emulator.workspace.record("files.download", {"file": stored.id}, True, None)
-                self._send(200, stored.content, stored.mimetype or "application/octet-stream")
+        def _json(self, payload: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> None:
+            self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers)
 
-        def _json(self, payload: dict[str, Any], status: int = 200) -> None:
-            self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8")
-
-        def _send(self, status: int, body: bytes, ctype: str) -> None:
+        def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -169,3 +259,14 @@ def _json(body: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _blocks(params: dict[str, Any]) -> Any:
+    """Blocks arrive as JSON in a form field or as a list in a JSON body; undecodable ones are invalid."""
+    blocks = params.get("blocks")
+    if isinstance(blocks, str):
+        try:
+            return json.loads(blocks)
+        except ValueError:
+            return "invalid"
+    return blocks

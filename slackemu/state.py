@@ -67,6 +67,8 @@ class Workspace:
         self.bot_user_id, self.bot_id = "U0BOT", "B0BOT"
         self.users: dict[str, str] = {self.bot_user_id: "orgtune"}
         self.channels: dict[str, str] = {}
+        self.private: set[str] = set()
+        self.members: dict[str, set[str]] = {}  # channel -> user ids (the bot included when invited)
         self.messages: list[Message] = []
         self.files: dict[str, StoredFile] = {}
         self.calls: list[ApiCall] = []
@@ -103,8 +105,33 @@ class Workspace:
     def add_user(self, user_id: str, name: str) -> None:
         self.users[user_id] = name
 
-    def add_channel(self, channel_id: str, name: str) -> None:
+    def add_channel(self, channel_id: str, name: str, *, private: bool = False, bot_member: bool = True) -> None:
+        """A channel; the bot is in it unless ``bot_member`` is False (then Slack refuses its posts)."""
         self.channels[channel_id] = name
+        (self.private.add if private else self.private.discard)(channel_id)
+        self.members.setdefault(channel_id, set())
+        if bot_member:
+            self.members[channel_id].add(self.bot_user_id)
+
+    def invite(self, channel_id: str, user_id: str) -> None:
+        with self.changed:
+            self.members.setdefault(channel_id, set()).add(user_id)
+            self.changed.notify_all()
+
+    def bot_is_member(self, channel_id: str) -> bool:
+        return self.bot_user_id in self.members.get(channel_id, set())
+
+    def channel_error(self, channel_id: str) -> str | None:
+        """What Slack answers the bot for a conversation it can't post in, else None.
+
+        A public channel the bot isn't in: ``not_in_channel``; a private one (or
+        an unknown id) is invisible to it: ``channel_not_found``.
+        """
+        if channel_id not in self.channels:
+            return "channel_not_found"
+        if self.bot_is_member(channel_id):
+            return None
+        return "channel_not_found" if channel_id in self.private else "not_in_channel"
 
     # --- queries -------------------------------------------------------------------
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:

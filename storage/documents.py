@@ -58,10 +58,30 @@ def claim(session: Session, key: ChannelKey, new: NewDocument) -> Document | Non
             session.flush()
     except IntegrityError:
         existing = by_slack_file(session, key, new.slack_file_id) if new.slack_file_id else None
+        if existing is not None and failed_on_our_side(existing):
+            _requeue(existing, new)
+            return existing
         if existing is not None:
             _fill_in(existing, new)
         return None
     return doc
+
+
+INTERNAL_ERROR = "internal"
+"""error_code of a document refused because of us (a worker died, Slack answered 5xx or 429 past
+every retry), not because of the file: sharing the file again processes it again."""
+
+
+def failed_on_our_side(doc: Document) -> bool:
+    return doc.status == DocumentStatus.REJECTED and doc.error_code == INTERNAL_ERROR
+
+
+def _requeue(doc: Document, new: NewDocument) -> None:
+    """A re-share of a file that failed for an internal reason: queue it again, replying where it was
+    shared this time."""
+    doc.status, doc.error_code, doc.error, doc.notified_at = DocumentStatus.QUEUED, None, None, None
+    if new.thread_ts:
+        doc.thread_ts, doc.message_ts = new.thread_ts, new.message_ts
 
 
 def _fill_in(existing: Document, new: NewDocument) -> None:

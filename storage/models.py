@@ -145,7 +145,8 @@ class TrainingRun(Base):
     requested_by: Mapped[str | None] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(16), default="slack")
     progress_ts: Mapped[str | None] = mapped_column(String(32))
-    """The channel message updated in place with progress; results go in its thread."""
+    """The channel message updated in place with progress; results go in the same thread as it
+    (its own, or the thread it was posted in: Slack threads have one level)."""
     thread_ts: Mapped[str | None] = mapped_column(String(32))
     """Where /train was asked (a thread for @orgtune train), if not the channel itself."""
     job_id: Mapped[str | None] = mapped_column(String(64))
@@ -156,6 +157,9 @@ class TrainingRun(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     cancelled_by: Mapped[str | None] = mapped_column(String(32))
     notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    results_ts: Mapped[str | None] = mapped_column(String(32))
+    """The results message, once posted (a repeated finish doesn't post it again)."""
+    chart_posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

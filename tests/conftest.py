@@ -245,7 +245,9 @@ def stack(config: Config, db: Database, tmp_path: Path) -> Iterator[Stack]:
     from bot.server import HttpServer
 
     with SlackEmulator(bot_token="xoxb-test-" + secrets.token_hex(6)) as emulator:
-        cfg = config.with_(slack_bot_token=emulator.bot_token, slack_api_url=emulator.api_url)
+        cfg = config.with_(
+            slack_bot_token=emulator.bot_token, slack_api_url=emulator.api_url, extra_file_hosts=emulator.file_hosts
+        )
         server = HttpServer(create_app(cfg)).start()
         driver = SlackDriver(emulator, server.url, cfg.slack_signing_secret or "")
         emulator.workspace.add_channel("C0A", "alpha")
@@ -260,6 +262,41 @@ def stack(config: Config, db: Database, tmp_path: Path) -> Iterator[Stack]:
             server.stop()
         slow = [a for a in driver.acks if a.seconds >= 3.0]
         assert not slow, f"acks over Slack's 3 s deadline: {slow}"
+
+
+@pytest.fixture
+def socket_stack(config: Config, db: Database, tmp_path: Path) -> Iterator[Stack]:
+    """``stack`` over Socket Mode: the bot opens its link with the app-level token and has no signing secret."""
+    import dataclasses
+
+    from bot.app import create_app
+    from bot.server import SocketModeBot
+    from slackemu.manifest import Manifest
+
+    manifest = dataclasses.replace(Manifest.load(), socket_mode=True)  # as a Socket Mode app is configured
+    bot_token, app_token = "xoxb-test-" + secrets.token_hex(6), "xapp-test-" + secrets.token_hex(6)
+    with SlackEmulator(bot_token=bot_token, app_token=app_token, manifest=manifest) as emulator:
+        cfg = config.with_(
+            slack_bot_token=emulator.bot_token,
+            slack_app_token=emulator.app_token,
+            slack_signing_secret=None,
+            slack_api_url=emulator.api_url,
+            extra_file_hosts=emulator.file_hosts,
+        )
+        bot = SocketModeBot(create_app(cfg), emulator.app_token).connect()
+        driver = SlackDriver.socket_mode(emulator)
+        emulator.workspace.add_channel("C0A", "alpha")
+        emulator.workspace.add_channel("C0B", "beta")
+        emulator.workspace.add_user("U0ALICE", "alice")
+        st = Stack(cfg, emulator, driver, db, None, tmp_path / "worker.log")
+        st.start_worker()
+        try:
+            yield st
+        finally:
+            st.stop_worker()
+            bot.close()  # before the emulator stops, or the client would try to reconnect to it
+        slow = [a for a in driver.acks if a.status != 200 or a.seconds >= 3.0]
+        assert not slow, f"envelopes not acked within Slack's 3 s: {slow}"
 
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05):  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Question, RunStatus, TrainingRun
-from tests.conftest import SAMPLES, Stack
+from tests.conftest import SAMPLES, Stack, wait_until
 
 HANDBOOK = SAMPLES / "handbook"
 
@@ -45,8 +45,9 @@ def test_a_mention_gets_a_threaded_answer_with_sources_before_any_training(qa_st
     assert "the base model (no training yet)" in context
     actions = [e["action_id"] for b in reply.blocks if b["type"] == "actions" for e in b["elements"]]
     assert actions == ["orgtune_feedback_helpful", "orgtune_feedback_not_helpful"]
-    [q] = _questions(stack)
-    assert q.status == "answered" and q.adapter_id is None and q.sources and q.sources[0]["document"] == "benefits.md"
+    # answered once the reply is in the channel (committed just after Slack accepted it)
+    [q] = wait_until(lambda: [q for q in _questions(stack) if q.status == "answered"])
+    assert q.adapter_id is None and q.sources and q.sources[0]["document"] == "benefits.md"
     # The working-on-it reaction came and went.
     assert [c.args["name"] for c in stack.ws.calls_to("reactions.add")][-1] == "hourglass_flowing_sand"
     stack.ws.wait_for(lambda: not msg.reactions.get("hourglass_flowing_sand"))

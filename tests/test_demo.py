@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,12 +55,34 @@ def check_questions(out: str) -> None:
     assert "<@U0BOB> asked:" in out  # /ask answers in the channel, question quoted
 
 
+def check_feedback_and_cancel(out: str) -> None:
+    assert "alice clicks :+1: Helpful" in out and "Thanks, noted." in out
+    assert "bob types /train" in out and "progress: cancelled" in out
+    assert "— :no_entry_sign: cancelled" in out
+
+
 def test_demo_shares_documents_and_trains(models_dir: Path) -> None:
     """The demo's script with the tiny test model, so the default suite stays fast."""
     out = run_demo(models_dir, "--model", "tiny")
     check_sharing(out)
     check_training(out, "tiny")
     check_questions(out)
+    check_feedback_and_cancel(out)
+    assert "The channel as Slack shows it: " in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_demo_over_socket_mode_on_a_flaky_slack(models_dir: Path) -> None:
+    """The same flow over Socket Mode, with Slack failing some calls (5xx, resets) on top of its rate limits."""
+    out = run_demo(models_dir, "--model", "tiny", "--socket-mode", "--flaky-slack")
+    assert "the bot over Socket Mode" in out
+    check_sharing(out)
+    check_training(out, "tiny")
+    check_questions(out)
+    check_feedback_and_cancel(out)
+    failed = re.search(r"and failed (\d+) on purpose", out)
+    assert failed and int(failed[1]) > 0, out[-500:]
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from bot import messages, run_messages
 from bot.errors import reported
 from bot.services import BotServices
+from bot.slack_text import plain_text
 from storage import documents, runs
 from storage.artifacts import Artifacts
 from storage.channels import ChannelKey
@@ -42,7 +43,7 @@ def register(app: App, services: BotServices) -> None:
     @app.command("/orgtune")
     def orgtune(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
-        sub, _, rest = (command.get("text") or "").strip().partition(" ")
+        sub, _, rest = plain_text(command.get("text") or "").partition(" ")
         key = ChannelKey(command["team_id"], command["channel_id"])
         handler = SUBCOMMANDS.get(sub.lower())
         with reported(lambda text: respond(text=text, response_type="ephemeral"), f"running /orgtune {sub}"):

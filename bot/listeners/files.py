@@ -13,6 +13,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.errors import reported
 from bot.services import BotServices
@@ -56,8 +57,12 @@ def register(app: App, services: BotServices) -> None:
         with reported(_tell_channel(client, event["channel"], thread_ts), "receiving your file"):
             is_new, ids = claim(services, body.get("event_id"), key, [n for n in news if n.slack_file_id])
             if is_new and news:
-                # Seen: shown before the job can finish, which takes the reaction back.
-                client.reactions_add(channel=event["channel"], timestamp=event["ts"], name="eyes")
+                # Seen: shown before the job can finish, which takes the reaction back. Cosmetic:
+                # a refusal (rate limit past its retries) must not keep the file from being queued.
+                try:
+                    client.reactions_add(channel=event["channel"], timestamp=event["ts"], name="eyes")
+                except SlackApiError as exc:
+                    log.warning("could not add :eyes: to %s: %s", event["ts"], exc.response.get("error"))
             enqueue(services, ids)
 
 

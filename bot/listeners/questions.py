@@ -9,9 +9,12 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot import messages
 from bot.answer_messages import HELPFUL, NOT_HELPFUL
 from bot.errors import reported
+from bot.membership import bot_is_member
 from bot.services import BotServices
+from bot.slack_text import plain_text
 from jobs.answer import WORKING_REACTION, enqueue_answer
 from orgtune import defaults
 from storage.channels import ChannelKey
@@ -23,15 +26,18 @@ log = logging.getLogger(__name__)
 
 def register(app: App, services: BotServices) -> None:
     @app.command("/ask")
-    def ask_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def ask_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
-        text = (command.get("text") or "").strip()
+        text = plain_text(command.get("text") or "")
         tell = lambda reply: respond(text=reply, response_type="ephemeral")  # noqa: E731
         if not text:
             tell("Ask a question about this channel's documents, e.g. `/ask how many vacation days do we get?`")
             return
         key = ChannelKey(command["team_id"], command["channel_id"])
         with reported(tell, "queueing your question"):
+            if not bot_is_member(client, key.channel_id):
+                tell(messages.not_in_channel("/ask"))
+                return
             ask(services, key, text, command["user_id"], source="slash")
 
     @app.action(HELPFUL)

@@ -12,9 +12,11 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import run_messages
+from bot import messages, run_messages
 from bot.errors import reported
+from bot.membership import bot_is_member
 from bot.services import BotServices
+from bot.slack_text import plain_text
 from jobs.launch import Busy, NothingToLearn, start_run
 from storage import runs
 from storage.channels import ChannelKey
@@ -31,7 +33,10 @@ def register(app: App, services: BotServices) -> None:
         key = ChannelKey(command["team_id"], command["channel_id"])
         tell = _ephemeral(respond)
         with reported(tell, "starting training"):
-            launch(services, client, key, command.get("text") or "", command["user_id"], None, tell)
+            if not bot_is_member(client, key.channel_id):
+                tell(messages.not_in_channel("/train"))
+                return
+            launch(services, client, key, plain_text(command.get("text") or ""), command["user_id"], None, tell)
 
     @app.action(run_messages.CANCEL_ACTION)
     def cancel_button(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
