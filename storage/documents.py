@@ -98,6 +98,12 @@ def by_slack_file(session: Session, key: ChannelKey, slack_file_id: str) -> Docu
     return session.scalars(_scoped(key).where(Document.slack_file_id == slack_file_id)).first()
 
 
+def all_notified(session: Session, key: ChannelKey, slack_file_ids: list[str]) -> bool:
+    """Whether every one of these Slack files has had its reply posted in this channel."""
+    docs = session.scalars(_scoped(key).where(Document.slack_file_id.in_(slack_file_ids))).all()
+    return bool(docs) and len(docs) == len(set(slack_file_ids)) and all(d.notified_at is not None for d in docs)
+
+
 def get(session: Session, document_id: int) -> Document | None:
     """Load one document by id (jobs take ids; the row itself carries its channel)."""
     return session.get(Document, document_id)

@@ -68,6 +68,11 @@ def test_readme_help_and_manifest_name_the_same_commands() -> None:
     for command in manifest.commands:
         assert f"`{command}" in help_text(), f"{command} is declared but /orgtune help doesn't mention it"
         assert f"`{command}" in readme, f"{command} is declared but the README doesn't mention it"
+    connect = readme[readme.index("## Connecting a real Slack workspace") : readme.index("## Running in production")]
+    for name in manifest.scopes | manifest.bot_events:
+        assert f"`{name}`" in connect, f"the README's connect steps don't list {name} from the manifest"
+    listed = set(re.findall(r"`([a-z_]+(?::[a-z_.]+|\.[a-z]+))`", connect)) - {"connections:write"}
+    assert listed <= manifest.scopes | manifest.bot_events, f"README lists more than the manifest: {listed}"
     mentioned = set(re.findall(r"`(/[a-z]+)[ `]", help_text()))
     assert mentioned <= manifest.commands | {"/invite"}, f"help mentions undeclared commands: {mentioned}"
 

@@ -56,14 +56,25 @@ def register(app: App, services: BotServices) -> None:
         news = [_new_document(f, event, thread_ts) for f in files if f.get("mode") not in SKIPPED_FILE_MODES]
         with reported(_tell_channel(client, event["channel"], thread_ts), "receiving your file"):
             is_new, ids = claim(services, body.get("event_id"), key, [n for n in news if n.slack_file_id])
-            if is_new and news:
-                # Seen: shown before the job can finish, which takes the reaction back. Cosmetic:
-                # a refusal (rate limit past its retries) must not keep the file from being queued.
-                try:
-                    client.reactions_add(channel=event["channel"], timestamp=event["ts"], name="eyes")
-                except SlackApiError as exc:
-                    log.warning("could not add :eyes: to %s: %s", event["ts"], exc.response.get("error"))
+            # Queued first: a rate-limited reaction (Retry-After) must not hold a file back behind
+            # those shared after it (the first of two copies is the one kept).
             enqueue(services, ids)
+            if is_new and news:
+                seen(services, client, key, event, [n.slack_file_id for n in news if n.slack_file_id])
+
+
+def seen(services: BotServices, client: WebClient, key: ChannelKey, event: dict[str, Any], file_ids: list[str]) -> None:
+    """React :eyes: on the message until the job replies (the job takes it back). Cosmetic, so never
+    fatal; and if the replies already went out while the reaction waited, take it back here."""
+    channel, ts = event["channel"], event["ts"]
+    try:
+        client.reactions_add(channel=channel, timestamp=ts, name="eyes")
+        with services.db.session() as session:
+            done = documents.all_notified(session, key, file_ids)
+        if done:
+            client.reactions_remove(channel=channel, timestamp=ts, name="eyes")
+    except SlackApiError as exc:
+        log.warning("could not show :eyes: on %s: %s", ts, exc.response.get("error"))
 
 
 def _new_document(file: dict[str, Any], event: dict[str, Any], thread_ts: str) -> documents.NewDocument:
