@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_PLACEHOLDER = "_none"
+"""The adapter every base is wrapped with, so real adapters can be attached to it by name."""
+
 
 @dataclass(frozen=True)
 class AdapterRef:
@@ -52,6 +55,8 @@ class Engine:
         self.config = config
         self.device = device
         self._bases: dict[str, tuple[Any, Any]] = {}
+        # (base model name, adapter id), least recently used first: one LRU across all bases,
+        # so the limit bounds the adapters this process holds, whichever bases hold them.
         self._adapters: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._lock = threading.Lock()
         self.loads = 0
@@ -67,7 +72,7 @@ class Engine:
                 with model.disable_adapter():
                     text, n = generate(model, tokenizer, messages, spec.max_new_tokens)
             else:
-                model.set_adapter(self._attach(model, adapter))
+                model.set_adapter(self._attach(spec.name, model, adapter))
                 text, n = generate(model, tokenizer, messages, spec.max_new_tokens)
             seconds = time.perf_counter() - start
         return Generation(text, n, seconds, spec.name, adapter.adapter_id if adapter else None)
@@ -83,27 +88,46 @@ class Engine:
             device = self.device or pick_device()
             base, tokenizer = load(spec, self.config, device)
             # A placeholder adapter makes the model a PeftModel that real adapters attach to.
-            model = get_peft_model(base, spec.lora.peft_config(), adapter_name="_none")
+            model = get_peft_model(base, spec.lora.peft_config(), adapter_name=_PLACEHOLDER)
             model.eval()
             self._bases[name] = (model, tokenizer)
             self.loads += 1
             log.info("loaded %s on %s for answering", name, device)
         return self._bases[name]
 
-    def _attach(self, model: Any, ref: AdapterRef) -> str:
-        name = f"a{ref.adapter_id}"
-        key = (ref.model, ref.adapter_id)
+    def _attach(self, base: str, model: Any, ref: AdapterRef) -> str:
+        """Load ``ref`` onto ``model`` (base ``base``) unless it is there; return its adapter name."""
+        name = _adapter_name(ref.adapter_id)
+        key = (base, ref.adapter_id)
         if key in self._adapters:
             self._adapters.move_to_end(key)
             return name
+        # Evict before loading, so even the peak stays within the limit.
+        while self._adapters and len(self._adapters) >= defaults.MAX_LOADED_ADAPTERS:
+            self._evict()
         model.load_adapter(str(ref.path), adapter_name=name)
         self._adapters[key] = None
-        while len(self._adapters) > defaults.MAX_LOADED_ADAPTERS:
-            (old_model, old_id), _ = self._adapters.popitem(last=False)
-            if old_model == ref.model:
-                model.delete_adapter(f"a{old_id}")
         model.eval()
         return name
+
+    def _evict(self) -> None:
+        """Delete the least recently used adapter from the base model that holds it.
+
+        That is often not the model about to be used: deleting only from that one
+        leaked every adapter evicted from another base.
+        """
+        (base, adapter_id), _ = self._adapters.popitem(last=False)
+        holder, _ = self._bases[base]
+        name = _adapter_name(adapter_id)
+        if holder.active_adapter == name:
+            # Deleting the active adapter makes peft warn and pick another itself.
+            holder.set_adapter(_PLACEHOLDER)
+        holder.delete_adapter(name)
+
+
+def _adapter_name(adapter_id: int) -> str:
+    # Adapter ids are unique across channels and bases, so the name is too.
+    return f"a{adapter_id}"
 
 
 _engine: Engine | RemoteEngine | None = None

@@ -28,7 +28,7 @@ def on_job_failure(job: Job, connection: Any, exc_type: Any = None, exc_value: A
     elif job.func_name == "jobs.answer.answer_question":
         from jobs import answer
 
-        answer.fail_question(get_runtime(), int(job.args[0]), train.describe(exc))
+        answer.fail_question(get_runtime(), int(job.args[0]), answer.describe(exc))
     elif job.func_name == "jobs.export.export_adapter":
         from jobs import export
 

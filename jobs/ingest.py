@@ -10,7 +10,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
@@ -20,13 +20,11 @@ from jobs.runtime import Runtime, get_runtime
 from orgtune import defaults
 from parsing import ParsedDocument, RejectedFile, parse_in_sandbox
 from storage import documents
-from storage.artifacts import Artifacts
+from storage.artifacts import Artifacts, ArtifactWriteError
 from storage.channels import ChannelKey
+from storage.db import Database
 from storage.documents import no_nul
-from storage.models import Document, DocumentStatus
-
-if TYPE_CHECKING:
-    from redis import Redis
+from storage.models import Document, DocumentStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +55,7 @@ def ingest_document(document_id: int) -> str:
         if doc.status in DocumentStatus.FINAL:
             log.info("document %s already %s; not processing again", document_id, doc.status)
         else:
-            doc.status = DocumentStatus.PROCESSING
+            doc.status, doc.started_at = DocumentStatus.PROCESSING, utcnow()
     if doc.status not in DocumentStatus.FINAL:
         try:
             _fetch_and_ingest(rt, document_id)
@@ -69,38 +67,42 @@ def ingest_document(document_id: int) -> str:
 
 
 def _fetch_and_ingest(rt: Runtime, document_id: int) -> None:
+    """Slack calls, the download and the parse run outside any transaction: on SQLite one open
+    write transaction locks out every other writer (the bot's claims, progress, questions)."""
+    with rt.db.session() as session:
+        file_id = _must_get(session, document_id).slack_file_id
+    if not file_id:
+        raise RuntimeError(f"document {document_id} has no Slack file to fetch")
+    info: dict[str, Any] = rt.slack.files_info(file=file_id)["file"]
     with rt.db.session() as session:
         doc = _must_get(session, document_id)
-        info = _file_info(rt, doc)
-        try:
-            data = _download(rt, doc, info)
-        except RejectedFile as rejected:
-            documents.mark_rejected(session, doc, rejected.code, explain(rejected))
-            return
-        store_bytes(session, rt.artifacts, doc, data)
+        _apply_file_info(doc, info)
+    try:
+        data = _download(rt, doc, info)
+    except RejectedFile as rejected:
+        with rt.db.session() as session:
+            documents.mark_rejected(session, _must_get(session, document_id), rejected.code, explain(rejected))
+        return
+    store_bytes(rt.db, rt.artifacts, document_id, data)
 
 
-def _file_info(rt: Runtime, doc: Document) -> dict[str, Any]:
-    """Authoritative metadata from files.info; fills in name, size and the reply thread."""
-    if not doc.slack_file_id:
-        raise RuntimeError(f"document {doc.id} has no Slack file to fetch")
-    info: dict[str, Any] = rt.slack.files_info(file=doc.slack_file_id)["file"]
+def _apply_file_info(doc: Document, info: dict[str, Any]) -> None:
+    """Authoritative metadata from files.info: name, size and the reply thread."""
     doc.name = no_nul(info.get("name") or info.get("title") or doc.name)[:255]
     doc.mimetype = info.get("mimetype") or doc.mimetype
     doc.size_bytes = info.get("size", doc.size_bytes)
     if doc.thread_ts is None:
         doc.thread_ts, doc.message_ts = _share_location(info, doc.channel_id)
-    return info
 
 
 def _share_location(info: dict[str, Any], channel_id: str) -> tuple[str | None, str | None]:
-    """(thread to reply in, message ts) for the file's share in ``channel_id``."""
+    """(thread to reply in, message ts) for the file's newest share in ``channel_id``."""
     shares = info.get("shares") or {}
-    for visibility in ("public", "private"):
-        for share in (shares.get(visibility) or {}).get(channel_id, []):
-            ts = share.get("ts")
-            return share.get("thread_ts") or ts, ts
-    return None, None
+    found = [s for visibility in ("public", "private") for s in (shares.get(visibility) or {}).get(channel_id, [])]
+    if not found:
+        return None, None
+    newest = max(found, key=lambda share: float(share.get("ts") or 0))
+    return newest.get("thread_ts") or newest.get("ts"), newest.get("ts")
 
 
 def _download(rt: Runtime, doc: Document, info: dict[str, Any]) -> bytes:
@@ -126,27 +128,48 @@ def _download(rt: Runtime, doc: Document, info: dict[str, Any]) -> bytes:
     )
 
 
-def store_bytes(session: Any, artifacts: Artifacts, doc: Document, data: bytes) -> None:
-    """Hash, de-duplicate, parse within limits and store; ``doc`` ends in a final state.
+def store_bytes(db: Database, artifacts: Artifacts, document_id: int, data: bytes) -> None:
+    """Hash, de-duplicate, parse within limits and store; the document ends in a final state.
 
-    Shared by the ingest job and ``orgtune ingest``. Nothing is half-stored: the
-    sections and the READY status are written in the caller's transaction.
+    The parse (up to a minute in the sandbox) happens between two short transactions,
+    never inside one. Nothing is half-stored: the sections and the READY status are
+    written together, after checking again for a copy that became ready meanwhile.
     """
-    doc.size_bytes = len(data)
-    doc.sha256 = hashlib.sha256(data).hexdigest()
+    with db.session() as session:
+        doc = _must_get(session, document_id)
+        doc.size_bytes, doc.sha256 = len(data), hashlib.sha256(data).hexdigest()
+        original = documents.duplicate_of(session, doc)
+        if original is not None:
+            documents.mark_duplicate(session, doc, original)
+            return
+    parsed = parse(data, doc.name)
+    with db.session() as session:
+        record(session, artifacts, _must_get(session, document_id), data, parsed)
+
+
+def parse(data: bytes, name: str) -> ParsedDocument | RejectedFile:
+    """The sandboxed parse, holding no database transaction; a refusal is returned, not raised."""
+    try:
+        return parse_in_sandbox(data, name)
+    except RejectedFile as rejected:
+        return rejected
+
+
+def record(
+    session: Any, artifacts: Artifacts, doc: Document, data: bytes, parsed: ParsedDocument | RejectedFile
+) -> None:
+    """Write a parse's outcome in the caller's (short) transaction: duplicate, refused or ready."""
+    doc.size_bytes, doc.sha256 = len(data), hashlib.sha256(data).hexdigest()
     original = documents.duplicate_of(session, doc)
     if original is not None:
         documents.mark_duplicate(session, doc, original)
-        return
-    try:
-        parsed = parse_in_sandbox(data, doc.name)
-    except RejectedFile as rejected:
-        documents.mark_rejected(session, doc, rejected.code, explain(rejected))
-        return
-    documents.mark_ready(
-        session, doc, kind=parsed.kind, title=parsed.title, pages=parsed.pages, sections=_sections(parsed)
-    )
-    artifacts.save_document(ChannelKey(doc.team_id, doc.channel_id), doc.id, data)
+    elif isinstance(parsed, RejectedFile):
+        documents.mark_rejected(session, doc, parsed.code, explain(parsed))
+    else:
+        documents.mark_ready(
+            session, doc, kind=parsed.kind, title=parsed.title, pages=parsed.pages, sections=_sections(parsed)
+        )
+        artifacts.save_document(ChannelKey(doc.team_id, doc.channel_id), doc.id, data)
 
 
 def _sections(parsed: ParsedDocument) -> list[documents.ParsedSection]:
@@ -161,7 +184,7 @@ def describe(exc: BaseException) -> str:
     """A user-safe one-liner for an unexpected failure (never a token or a traceback)."""
     from jobs.failures import WorkHorseKilled
 
-    if isinstance(exc, (DownloadError, WorkHorseKilled)):
+    if isinstance(exc, (DownloadError, WorkHorseKilled, ArtifactWriteError)):
         return str(exc)
     if isinstance(exc, SlackApiError):
         error = exc.response.get("error") if exc.response is not None else None
@@ -235,16 +258,16 @@ def ingest_local_file(rt: Runtime, key: ChannelKey, path: Path, uploader: str | 
 
     Only READY documents are kept; a refused or duplicate file leaves no row behind.
     """
-    with rt.db.session() as session:
+    try:
+        data = _read_local(path)
+        parsed: ParsedDocument | RejectedFile = parse(data, path.name)
+    except RejectedFile as rejected:
+        data, parsed = b"", rejected
+    with rt.db.session() as session:  # opened after the parse: no write lock held while parsing
         doc = documents.create(
             session, key, documents.NewDocument(name=path.name[:255], source="cli", uploader=uploader)
         )
-        try:
-            data = _read_local(path)
-        except RejectedFile as rejected:
-            documents.mark_rejected(session, doc, rejected.code, explain(rejected))
-        else:
-            store_bytes(session, rt.artifacts, doc, data)
+        record(session, rt.artifacts, doc, data, parsed)
         outcome = Outcome(doc.id, doc.status, reply_text(session, doc))
         if doc.status != DocumentStatus.READY:
             session.delete(doc)
@@ -266,43 +289,3 @@ def _must_get(session: Any, document_id: int) -> Document:
     if doc is None:
         raise LookupError(f"document {document_id} disappeared while processing")
     return doc
-
-
-def reconcile(rt: Runtime, connection: Redis) -> tuple[int, int]:
-    """Settle documents left queued or processing by lost jobs (called when an ingest worker starts).
-
-    A document whose job Redis no longer has (Redis restarted without persistence)
-    is queued again: ingestion is idempotent and the file is still in Slack. One
-    whose job ended, or whose worker died mid-parse, is marked failed with a
-    message, so nothing stays "processing" forever. Returns (requeued, failed).
-    """
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-    from rq.worker import Worker
-
-    from jobs.queues import enqueue_ingest, ingest_job_id
-    from jobs.train import worker_alive
-
-    live = {w.name for w in Worker.all(connection=connection) if worker_alive(w)}
-    lost, dead = [], []
-    with rt.db.session() as session:
-        # a minute's grace: the bot commits a document's row just before it enqueues the job
-        pending = documents.with_status(session, (DocumentStatus.QUEUED, DocumentStatus.PROCESSING), 60)
-        for doc in pending:
-            try:
-                job = Job.fetch(ingest_job_id(doc.id), connection=connection)
-            except NoSuchJobError:
-                lost.append(doc.id)
-                continue
-            status = job.get_status()
-            if (status == JobStatus.STARTED and job.worker_name not in live) or status in _ENDED:
-                dead.append(doc.id)
-    for doc_id in lost:
-        enqueue_ingest(connection, doc_id)
-    for doc_id in dead:
-        fail_document(rt, doc_id, "the worker reading it stopped")
-    return len(lost), len(dead)
-
-
-_ENDED = ("failed", "stopped", "canceled", "finished")
-"""RQ job statuses after which a still-pending document will never be finished by its job."""

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +122,8 @@ def train_run(run_id: int) -> str:
             return run.status
     reporter = Reporter(rt, run_id)
     try:
-        _train(rt, run_id, reporter)
+        with heartbeat(rt, run_id):
+            _train(rt, run_id, reporter)
     except Cancelled:
         _end(rt, run_id, RunStatus.CANCELLED)
     except (TrainingRefused, ModelUnavailable) as exc:
@@ -128,6 +133,35 @@ def train_run(run_id: int) -> str:
         fail_run(rt, run_id, describe(exc))
         raise
     return finish_message(rt, run_id)
+
+
+@contextmanager
+def heartbeat(rt: Runtime, run_id: int) -> Iterator[None]:
+    """Write the run's heartbeat every RUN_HEARTBEAT_S while this process works on it.
+
+    Redis can lose a running job (a restart without persistence) while its work horse
+    trains on; the reconciler then tells a live run from a dead one by this heartbeat.
+    """
+    stop = threading.Event()
+    runner = f"{socket.gethostname()}:{os.getpid()}"
+
+    def beat() -> None:
+        while True:
+            try:
+                with rt.db.session() as session:
+                    runs.touch(session, run_id, runner)
+            except Exception:  # a missed beat is retried; only a long silence ends the run
+                log.warning("could not write the heartbeat of run %s", run_id, exc_info=True)
+            if stop.wait(defaults.RUN_HEARTBEAT_S):
+                return
+
+    thread = threading.Thread(target=beat, name=f"run-{run_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def _train(rt: Runtime, run_id: int, reporter: Reporter) -> None:
@@ -301,51 +335,6 @@ def _post_results(rt: Runtime, run_id: int) -> None:
                 title=f"Training loss, v{version}",
             )
             run.chart_posted_at = utcnow()
-
-
-def reconcile(rt: Runtime, connection: Redis) -> int:
-    """Fail active runs whose job is gone or whose worker died (called when a train worker starts)."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import JobStatus
-    from rq.worker import Worker
-
-    live = {w.name for w in Worker.all(connection=connection) if worker_alive(w)}
-    stale = []
-    with rt.db.session() as session:
-        for run in session.query(TrainingRun).filter(TrainingRun.status.in_(RunStatus.ACTIVE)).all():
-            try:
-                job = Job.fetch(run.job_id or train_job_id(run.id), connection=connection)
-                status = job.get_status()
-                dead = status == JobStatus.STARTED and job.worker_name not in live
-                gone = status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, JobStatus.FINISHED)
-            except NoSuchJobError:
-                dead, gone = False, True
-            if dead or gone:
-                stale.append(run.id)
-    for run_id in stale:
-        fail_run(rt, run_id, "the worker running it stopped")
-    return len(stale)
-
-
-def worker_alive(worker: Any) -> bool:
-    """A registered worker is alive if its process exists (same host) or it heartbeat recently."""
-    import socket
-    from datetime import datetime, timezone
-
-    if worker.hostname == socket.gethostname() and worker.pid:
-        try:
-            os.kill(int(worker.pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    beat = worker.last_heartbeat
-    if beat is None:
-        return False
-    if beat.tzinfo is None:
-        beat = beat.replace(tzinfo=timezone.utc)
-    return (datetime.now(timezone.utc) - beat).total_seconds() < defaults.WORKER_HEARTBEAT_STALE_S
 
 
 def _must(session: Any, run_id: int) -> TrainingRun:

@@ -101,14 +101,18 @@ def _channel_args(p: argparse.ArgumentParser) -> None:
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from bot.app import create_app
     from bot.server import serve_gunicorn, serve_socket_mode
-    from storage.db import Database
+    from storage.db import Database, DatabaseNotReady
     from storage.events import prune_events
 
     config.require("slack_bot_token", "redis_url")
     if not config.slack_app_token:
         config.require("slack_signing_secret")
     db = Database(config.database_url)
-    db.upgrade()
+    try:
+        db.wait_until_ready(config.startup_wait_s)  # only `orgtune db upgrade` migrates
+    except DatabaseNotReady as exc:
+        print(f"orgtune serve: {exc}", file=sys.stderr)
+        return 1
     with db.session() as session:
         prune_events(session)  # ids older than Slack's retry window
     db.engine.dispose()  # no pooled connection left open for gunicorn's workers to inherit
@@ -144,12 +148,16 @@ def _prune_events_forever(db: Any) -> None:
 
 def cmd_worker(config: Config, args: argparse.Namespace) -> int:
     from jobs.worker import run_worker
+    from storage.db import DatabaseNotReady
 
     try:
         run_worker(config, args.queues, burst=args.burst, name=args.name)
     except ValueError as exc:
         print(f"orgtune worker: {exc}", file=sys.stderr)
         return 2
+    except DatabaseNotReady as exc:
+        print(f"orgtune worker: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -79,6 +79,10 @@ class Config:
     inference_api_key: str | None = field(default=None, repr=False)
     """ORGTUNE_INFERENCE_API_KEY: bearer token for that server, if it wants one."""
 
+    startup_wait_s: float = defaults.STARTUP_WAIT_S
+    """ORGTUNE_STARTUP_WAIT_S: how long `orgtune serve` and `orgtune worker` wait at start for the database
+    to answer and to be at this release's migration (`orgtune db upgrade`) before exiting non-zero."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Build the configuration from ``environ`` (``os.environ`` when omitted)."""
@@ -110,6 +114,7 @@ class Config:
             artifacts_dir_override=Path(a) if (a := get("ORGTUNE_ARTIFACTS_DIR")) else None,
             inference_url=get("ORGTUNE_INFERENCE_URL"),
             inference_api_key=get("ORGTUNE_INFERENCE_API_KEY"),
+            startup_wait_s=float(s) if (s := get("ORGTUNE_STARTUP_WAIT_S")) else defaults.STARTUP_WAIT_S,
         )
 
     def with_(self, **changes: object) -> Config:
@@ -196,6 +201,9 @@ class Config:
             "ORGTUNE_ARTIFACTS_DIR": str(self.artifacts_dir_override) if self.artifacts_dir_override else None,
             "ORGTUNE_INFERENCE_URL": self.inference_url,
             "ORGTUNE_INFERENCE_API_KEY": self.inference_api_key,
+            "ORGTUNE_STARTUP_WAIT_S": (
+                str(self.startup_wait_s) if self.startup_wait_s != defaults.STARTUP_WAIT_S else None
+            ),
         }
         return {k: v for k, v in pairs.items() if v}
 

@@ -127,6 +127,22 @@ DATA_DIR = ".orgtune"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """The bot and workers write the same SQLite file; wait for locks instead of failing."""
 
+DB_CONNECT_TIMEOUT_S = 10
+"""PostgreSQL connect timeout (unless the URL sets one): a host that drops packets would otherwise hold
+each connect for the OS's TCP timeout (about two minutes); a reachable server answers in milliseconds."""
+
+STARTUP_WAIT_S = 120.0
+"""`orgtune serve` and `orgtune worker` wait this long at start for the database to answer and to reach
+this release's migration: the release phase's `orgtune db upgrade` takes seconds and a managed PostgreSQL
+fails over in about a minute. Then they exit non-zero, saying why, and the platform restarts them."""
+
+STARTUP_RETRY_FIRST_S = 0.5
+"""First pause between those checks; it doubles up to STARTUP_RETRY_MAX_S."""
+
+STARTUP_RETRY_MAX_S = 5.0
+"""Longest pause between checks: a waiting process starts within seconds of the upgrade, and asks a
+down database at most 12 times a minute."""
+
 # --- Local serving -------------------------------------------------------------
 
 HTTP_PORT = 3000
@@ -219,6 +235,55 @@ MAX_EXAMPLES_PER_RUN = 2000
 WORKER_HEARTBEAT_STALE_S = 180
 """A worker on another host that hasn't heartbeat for 3 minutes is presumed dead (RQ beats every 30-60 s)."""
 
+# --- Recovery (jobs/recovery.py) ---------------------------------------------------
+
+RECOVERY_INTERVAL_S = 30.0
+"""How often a worker's reconciler looks for documents, questions and runs whose job was lost;
+with the grace below, a lost queued job is queued again within a minute."""
+
+RECOVERY_GRACE_S = 30.0
+"""A row younger than this may not have its job yet (the bot commits, then enqueues): left alone."""
+
+REDIS_WATCH_INTERVAL_S = 5.0
+"""How often the reconciler checks Redis's run_id: a new one means Redis restarted (and may have lost
+every job), so it reconciles at once instead of at its next interval."""
+
+RECOVERY_LOCK_S = 120
+"""One reconciler at a time across all workers (a Redis lock with this expiry), so two never queue
+the same lost job twice."""
+
+RUN_HEARTBEAT_S = 30.0
+"""A training work horse writes its run's heartbeat this often."""
+
+RUN_HEARTBEAT_STALE_S = 120.0
+"""A run with no live job and no heartbeat for this long has nothing running it: it is failed with a
+message (four missed beats, so a busy database or a slow step doesn't end a live run)."""
+
+# --- Worker supervision (jobs/supervisor.py) ---------------------------------------
+
+WORKER_RESTART_LIMIT = 5
+"""A child worker that dies more often than this within WORKER_RESTART_WINDOW_S is broken, not unlucky
+(Redis gone, a bad release): the whole worker exits non-zero so the platform restarts it and alerts."""
+
+WORKER_RESTART_WINDOW_S = 300.0
+"""Deaths older than 5 minutes are forgotten: a child the OOM killer takes once an hour is restarted forever."""
+
+WORKER_RESTART_BACKOFF_S = 0.5
+"""Wait before restarting a dead child, doubled for each earlier death in the window (0.5, 1, 2, 4, 8 s):
+a one-off crash is back at once; a crash loop gives up within about 20 s instead of spinning."""
+
+WORKER_STOP_GRACE_S = 20.0
+"""On SIGTERM a supervised worker's children may finish their current job (warm shutdown) this long, then
+are stopped cold: platforms allow 30 s before SIGKILL (Heroku, Kubernetes' default), this leaves 10 s for it."""
+
+WORKER_KILL_AFTER_S = 10.0
+"""A child still running this long after its cold stop is SIGKILLed: a cold stop kills a work horse at
+once, but a non-forking answer worker may be inside one long generation step."""
+
+RQ_SIGNAL_GAP_S = 1.5
+"""RQ ignores a second SIGTERM within 1 s of the first (a pool and the terminal both send one), so a cold
+stop is sent no sooner than this after the warm one."""
+
 # --- Answering -------------------------------------------------------------------
 
 DEFAULT_ANSWER_MODEL = "smollm2"
@@ -246,7 +311,8 @@ ADAPTER_NAME_PREFIX = "orgtune-a"
 """Server-side adapter names are this plus the adapter id: unique and stable across workers and restarts."""
 
 MAX_LOADED_ADAPTERS = 8
-"""Adapters kept in memory per answer worker (least recently used are unloaded)."""
+"""Adapters kept in memory per answer worker, counted across all its base models (the least recently
+used is deleted from whichever base holds it before another is loaded)."""
 
 MAX_QUESTION_CHARS = 1000
 """Longer questions are cut: they are questions, not documents."""

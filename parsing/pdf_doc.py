@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from pypdf import PasswordType, PdfReader
+from pypdf.errors import DependencyError
 
 from parsing.headings import heading_level, numbered_depth
 from parsing.model import SPLIT_HINT, Limits, RejectedFile, timeout_rejection
@@ -39,20 +40,31 @@ class _Line:
 def parse_pdf(data: bytes, name: str, limits: Limits, deadline: float) -> tuple[list[RawSection], str | None, int]:
     """Extract sections from a PDF; returns (sections, title, page count).
 
-    Raises RejectedFile: "encrypted" (needs a password), "too_many_pages",
-    "timeout" (checked between pages against `deadline`, a time.monotonic()
-    value), "too_long" (text past `limits.max_text_chars`) or "no_text" (no
-    text layer). Sections come from heading-like lines, else one per page.
+    Raises RejectedFile: "encrypted" (needs a password, or a cipher pypdf
+    can't use without `cryptography`), "too_many_pages", "timeout" (checked
+    between pages against `deadline`, a time.monotonic() value), "too_long"
+    (text past `limits.max_text_chars`) or "no_text" (no text layer).
+    Sections come from heading-like lines, else one per page.
     """
-    reader = _open(data, name)
-    page_count = len(reader.pages)
-    if page_count > limits.max_pdf_pages:
+    try:
+        # pypdf decrypts lazily, object by object, so a missing cipher can surface
+        # while opening (AES-256 key check) or only while extracting (AES-128 streams).
+        reader = _open(data, name)
+        page_count = len(reader.pages)
+        if page_count > limits.max_pdf_pages:
+            raise RejectedFile(
+                f"{name} has {page_count:,} pages; orgtune accepts at most {limits.max_pdf_pages:,}.",
+                SPLIT_HINT,
+                code="too_many_pages",
+            )
+        texts = _extract(reader, name, limits, deadline)
+    except DependencyError:
+        # Only without `cryptography` (a broken install): the file is fine, so don't call it damaged.
         raise RejectedFile(
-            f"{name} has {page_count:,} pages; orgtune accepts at most {limits.max_pdf_pages:,}.",
-            SPLIT_HINT,
-            code="too_many_pages",
-        )
-    texts = _extract(reader, name, limits, deadline)
+            f"{name} is encrypted in a way orgtune can't open.",
+            "Export an unprotected copy (or print it to a new PDF) and upload that.",
+            code="encrypted",
+        ) from None
     if not any(text.strip() for text in texts):
         raise RejectedFile(f"{name} contains no readable text.", NO_TEXT_HINT, code="no_text")
     lines = _classify(_remove_furniture(texts))
@@ -71,19 +83,17 @@ def parse_pdf(data: bytes, name: str, limits: Limits, deadline: float) -> tuple[
 
 
 def _open(data: bytes, name: str) -> PdfReader:
+    # pypdf loads its AES provider (`cryptography`) when imported, i.e. in the worker
+    # before the sandbox forks, so the child's address-space cap never has to fit it.
+    # The constructor already tries the empty password; DependencyError is left to the caller.
     reader = PdfReader(io.BytesIO(data), strict=False)
-    if reader.is_encrypted:
-        try:
-            # Many "protected" PDFs only restrict printing and open with an empty password.
-            decrypted = reader.decrypt("") != PasswordType.NOT_DECRYPTED
-        except Exception:  # unsupported cipher (e.g. AES without a crypto library)
-            decrypted = False
-        if not decrypted:
-            raise RejectedFile(
-                f"{name} is encrypted with a password.",
-                "Remove the password (or export an unprotected copy) and upload it again.",
-                code="encrypted",
-            )
+    # Many "protected" PDFs only restrict printing and open with an empty password.
+    if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+        raise RejectedFile(
+            f"{name} is encrypted with a password.",
+            "Remove the password (or export an unprotected copy) and upload it again.",
+            code="encrypted",
+        )
     return reader
 
 

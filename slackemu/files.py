@@ -52,6 +52,8 @@ class FileHosting:
         """Every Authorization header the presigned host received (tests assert it stays empty)."""
         self.presigned_requests: list[str] = []
         """Paths (with query) the presigned host was asked for, in order."""
+        self.slow_s = 0.0
+        """Seconds the presigned host waits before answering (a slow file host; tests catch a job mid-download)."""
         # ``host``: the presigned host's name as it appears in redirect URLs (what the config must allow).
         self._server, self.host = _bind_presigned(self)
         self._thread: threading.Thread | None = None
@@ -128,6 +130,7 @@ class FileHosting:
         stored = self._emulator.workspace.files.get(file_id)
         if stored is None:
             return 404, "text/plain", b"file not found"
+        time.sleep(self.slow_s)
         return 200, stored.mimetype or "application/octet-stream", stored.content
 
 

@@ -80,8 +80,9 @@ def _requeue(doc: Document, new: NewDocument) -> None:
     """A re-share of a file that failed for an internal reason: queue it again, replying where it was
     shared this time."""
     doc.status, doc.error_code, doc.error, doc.notified_at = DocumentStatus.QUEUED, None, None, None
-    if new.thread_ts:
-        doc.thread_ts, doc.message_ts = new.thread_ts, new.message_ts
+    # The reply goes where it was shared this time: known from a message event; from a file_shared
+    # event (no thread) it is filled in by the message event or, failing that, files.info's newest share.
+    doc.thread_ts, doc.message_ts = new.thread_ts, new.message_ts
 
 
 def _fill_in(existing: Document, new: NewDocument) -> None:
@@ -205,6 +206,18 @@ def forget(session: Session, doc: Document) -> None:
 def no_nul(text: str) -> str:
     """PostgreSQL text can't hold NUL characters (SQLite can); names and questions from Slack might."""
     return text.replace("\x00", "")
+
+
+def unannounced(session: Session, older_than_s: float) -> Sequence[Document]:
+    """Slack documents in a final state whose reply was never posted (its job died in between)."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    stmt = select(Document).where(
+        Document.status.in_(DocumentStatus.FINAL),
+        Document.source == "slack",
+        Document.notified_at.is_(None),
+        Document.created_at < cutoff,
+    )
+    return session.scalars(stmt.order_by(Document.id)).all()
 
 
 def with_status(session: Session, statuses: Sequence[str], older_than_s: float) -> Sequence[Document]:

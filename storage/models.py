@@ -65,6 +65,8 @@ class Document(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
     notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When a worker last began processing it (the reconciler's clock for a lost job)."""
     """When the outcome was posted to Slack; a re-run job posts only if this is empty."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -157,6 +159,10 @@ class TrainingRun(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     cancelled_by: Mapped[str | None] = mapped_column(String(32))
     notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Written every RUN_HEARTBEAT_S by the work horse running it; stale means nothing is."""
+    runner: Mapped[str | None] = mapped_column(String(128))
+    """"host:pid" of the work horse running it."""
     results_ts: Mapped[str | None] = mapped_column(String(32))
     """The results message, once posted (a repeated finish doesn't post it again)."""
     chart_posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -225,6 +231,14 @@ class ChannelState(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
+class QuestionStatus:
+    QUEUED = "queued"
+    ANSWERING = "answering"  # claimed by one answer job: a second delivery of the job does nothing
+    ANSWERED = "answered"
+    FAILED = "failed"
+    PENDING = (QUEUED, ANSWERING)
+
+
 class Question(Base):
     """A question asked in a channel, its answer, the sources used, and feedback."""
 
@@ -243,7 +257,9 @@ class Question(Base):
     """Where the answer goes; empty for a slash command (answered in the channel)."""
     question: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="queued")
-    """'queued', 'answered' or 'failed'."""
+    """A :class:`QuestionStatus`."""
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When a worker claimed it to answer (the reconciler's clock for a lost job)."""
     answer: Mapped[str | None] = mapped_column(Text)
     generated: Mapped[str | None] = mapped_column(Text)
     """The model's raw output (empty when retrieval alone found the documents don't cover it)."""

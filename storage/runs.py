@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -187,3 +187,14 @@ def latest_done(session: Session, key: ChannelKey, model: str) -> TrainingRun | 
 def adapters(session: Session, key: ChannelKey) -> Sequence[Adapter]:
     stmt = select(Adapter).where(Adapter.team_id == key.team_id, Adapter.channel_id == key.channel_id)
     return session.scalars(stmt.order_by(Adapter.version)).all()
+
+
+def touch(session: Session, run_id: int, runner: str) -> None:
+    """The run's work horse ``runner`` ("host:pid") is alive (see jobs.train.heartbeat)."""
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(heartbeat_at=utcnow(), runner=runner))
+
+
+def unannounced(session: Session) -> Sequence[TrainingRun]:
+    """Runs in a final state whose last message (results, failure) was never posted."""
+    stmt = select(TrainingRun).where(TrainingRun.status.in_(RunStatus.FINAL), TrainingRun.notified_at.is_(None))
+    return session.scalars(stmt.order_by(TrainingRun.id)).all()

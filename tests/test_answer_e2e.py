@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -91,6 +92,27 @@ def test_feedback_buttons_are_stored(qa_stack: Stack) -> None:
     stack.ws.wait_for(lambda: any(m.text.startswith("Thanks, noted") for m in stack.ws.messages if m.ephemeral_to))
     [q] = _questions(stack)
     assert q.feedback == "not_helpful" and q.feedback_by == "U0ALICE"
+
+
+def test_an_answer_model_without_weights_is_explained_not_retried(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ORGTUNE_ANSWER_MODEL=mistral on a worker without its weights: say what's missing and who must fix it."""
+    # An empty Hugging Face cache, so the answer worker can't find the weights there either.
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    shared = stack.driver.share_file("C0A", "U0ALICE", "benefits.md", (HANDBOOK / "benefits.md").read_bytes())
+    assert stack.reply_in("C0A", shared.message.ts).startswith("Added")
+    stack.config = stack.config.with_(answer_model="mistral")
+    stack.start_answerer()
+    msg, _ = stack.driver.mention("C0A", "U0ALICE", "how many vacation days do we get per year?")
+    reply = _answer(stack, "C0A", msg.ts)
+    assert "whoever runs orgtune" in reply.text and "weights for `mistral`" in reply.text
+    assert "huggingface-cli download mistralai/" in reply.text  # how to provide them, from ModelUnavailable
+    assert "ask again" not in reply.text and "internal error" not in reply.text
+    [q] = wait_until(lambda: [q for q in _questions(stack) if q.status == "failed"])
+    assert q.answer is None
+    stack.ws.wait_for(lambda: not msg.reactions.get("hourglass_flowing_sand"))
 
 
 def _train_tiny(stack: Stack, channel: str) -> None:

@@ -71,6 +71,7 @@ def test_demo_shares_documents_and_trains(models_dir: Path) -> None:
     assert "The channel as Slack shows it: " in out
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_demo_over_socket_mode_on_a_flaky_slack(models_dir: Path) -> None:
     """The same flow over Socket Mode, with Slack failing some calls (5xx, resets) on top of its rate limits."""

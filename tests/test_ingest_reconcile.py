@@ -52,8 +52,8 @@ def _doc(rt: Runtime, name: str, status: str, age_s: float) -> int:
 
 
 def test_lost_jobs_are_queued_again_and_ended_ones_are_failed(runtime: Runtime, redis_url: str) -> None:
-    from jobs.ingest import reconcile
     from jobs.queues import ingest_job_id
+    from jobs.recovery import reconcile
 
     redis = Redis.from_url(redis_url)
     lost = _doc(runtime, "lost.md", DocumentStatus.QUEUED, 600)
@@ -63,7 +63,8 @@ def test_lost_jobs_are_queued_again_and_ended_ones_are_failed(runtime: Runtime, 
     job.set_status("finished")
     job.save()
 
-    assert reconcile(runtime, redis) == (1, 1)
+    settled = reconcile(runtime, redis)
+    assert (settled.requeued["documents"], settled.failed["documents"]) == (1, 1)
     assert ingest_job_id(lost) in Queue("ingest", connection=redis).job_ids
     assert ingest_job_id(fresh) not in Queue("ingest", connection=redis).job_ids
     with runtime.db.session() as session:
@@ -71,4 +72,4 @@ def test_lost_jobs_are_queued_again_and_ended_ones_are_failed(runtime: Runtime, 
     assert status["lost.md"][0] == DocumentStatus.QUEUED and status["just-shared.md"][0] == DocumentStatus.QUEUED
     assert status["ended.md"][0] == DocumentStatus.REJECTED
     assert "the worker reading it stopped" in (status["ended.md"][1] or "")
-    assert reconcile(runtime, redis) == (0, 0)  # the requeued job exists now; nothing else changes
+    assert not reconcile(runtime, redis).changed  # the requeued job exists now; nothing else changes

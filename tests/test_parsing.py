@@ -15,6 +15,7 @@ import docx
 import pytest
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
+from pypdf.errors import DependencyError
 
 from orgtune import defaults
 from parsing import (
@@ -26,6 +27,7 @@ from parsing import (
     detect_kind,
     parse_document,
     parse_in_sandbox,
+    pdf_doc,
 )
 
 # --- Fixture builders ------------------------------------------------------------
@@ -78,9 +80,12 @@ def handbook_pdf() -> bytes:
     return build_pdf(PDF_SECTIONS, pages=[1, 1, 2, 3])
 
 
-def encrypt_pdf(data: bytes, user_password: str, owner_password: str | None = None) -> bytes:
+def encrypt_pdf(
+    data: bytes, user_password: str, owner_password: str | None = None, algorithm: str | None = None
+) -> bytes:
+    """`algorithm` as pypdf names it ("RC4-128", "AES-128", "AES-256"); None is pypdf's default (RC4)."""
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
-    writer.encrypt(user_password, owner_password)
+    writer.encrypt(user_password, owner_password, algorithm=algorithm)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -189,6 +194,48 @@ def test_encrypted_pdf_is_rejected_with_advice(handbook_pdf: bytes) -> None:
 def test_pdf_with_empty_user_password_opens(handbook_pdf: bytes) -> None:
     document = parse_document(encrypt_pdf(handbook_pdf, "", "owner-only"), "restricted.pdf")
     assert outline(document)[0] == ("1. Vacation Policy", 1)
+
+
+# Handbooks are often "protected" only by restrictions (empty user password), with any of these ciphers.
+PDF_CIPHERS = ["RC4-40", "RC4-128", "AES-128", "AES-256"]
+
+
+@pytest.mark.parametrize("algorithm", PDF_CIPHERS)
+def test_restriction_only_pdf_opens_in_the_sandbox(handbook_pdf: bytes, algorithm: str) -> None:
+    data = encrypt_pdf(handbook_pdf, "", "owner-only", algorithm)
+    # parse_in_sandbox is what ingest calls: decryption must work under its address-space cap.
+    document = parse_in_sandbox(data, "restricted.pdf")
+    assert document.sections == parse_document(handbook_pdf, "handbook.pdf").sections
+
+
+def test_aes_decryption_fits_a_tight_sandbox_memory_cap(handbook_pdf: bytes) -> None:
+    # The OpenSSL bindings are loaded before the fork; a child that had to map them
+    # itself, or a cipher that needs large buffers, would fail under a small cap.
+    data = encrypt_pdf(handbook_pdf, "", "owner-only", "AES-256")
+    document = parse_in_sandbox(data, "restricted.pdf", Limits(memory_bytes=64 * 1024 * 1024))
+    assert outline(document)[0] == ("1. Vacation Policy", 1)
+
+
+@pytest.mark.parametrize("algorithm", PDF_CIPHERS)
+def test_pdf_needing_a_password_is_refused_in_the_sandbox(handbook_pdf: bytes, algorithm: str) -> None:
+    data = encrypt_pdf(handbook_pdf, "s3cret", "owner", algorithm)
+    error = rejected(lambda: parse_in_sandbox(data, "report.pdf"))
+    assert (error.code, error.reason) == ("encrypted", "report.pdf is encrypted with a password.")
+    assert "Remove the password" in error.hint
+
+
+def test_pdf_cipher_without_a_crypto_library_is_not_called_damaged(
+    handbook_pdf: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What pypdf raises for AES when `cryptography` is missing (a broken install).
+    def no_crypto(*args: object, **kwargs: object) -> PdfReader:
+        raise DependencyError("cryptography>=3.1 is required for AES algorithm")
+
+    monkeypatch.setattr(pdf_doc, "PdfReader", no_crypto)
+    error = rejected(lambda: parse_document(encrypt_pdf(handbook_pdf, "", "owner-only"), "locked.pdf"))
+    assert error.code == "encrypted"
+    assert error.reason == "locked.pdf is encrypted in a way orgtune can't open."
+    assert "unprotected copy" in error.hint
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ are real peft adapters with seeded LoRA weights, so each one answers differently
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import shutil
 import socket
@@ -22,11 +23,12 @@ from answering import engine as engine_module
 from answering.engine import AdapterRef, Engine, process_engine
 from answering.remote import InferenceServerError, RemoteEngine, adapter_name
 from answering.standin import StandinServer
+from orgtune import defaults
 from orgtune.config import Config, ConfigError
 from storage.models import Question
 from tests.conftest import SAMPLES, Stack
-from training import prompts
-from training.models import get_model
+from training import prompts, weights
+from training.models import MODELS, get_model
 
 TINY = get_model("tiny")
 LOAD, CHAT = "/v1/load_lora_adapter", "/v1/chat/completions"
@@ -191,6 +193,32 @@ def test_process_engine_picks_the_server_when_a_url_is_configured(
     assert process_engine(tiny_config) is remote  # one per process
     monkeypatch.setattr(engine_module, "_engine", None)
     assert isinstance(process_engine(tiny_config), Engine)
+
+
+def test_the_local_engine_keeps_adapters_within_the_limit_across_base_models(
+    tiny_config: Config, adapters: list[AdapterRef], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A second base model: `tiny`'s weights under another name, so the engine holds two peft models.
+    monkeypatch.setitem(MODELS, "tiny2", dataclasses.replace(TINY, name="tiny2"))
+    tiny_weights = weights.resolve(TINY, tiny_config)
+    for name in ("tiny", "tiny2"):
+        (tmp_path / name).symlink_to(tiny_weights)
+    monkeypatch.setattr(defaults, "MAX_LOADED_ADAPTERS", 2)
+    engine = Engine(tiny_config.with_(models_dir_override=tmp_path), device="cpu")
+
+    def held() -> dict[str, set[str]]:
+        # What the peft models themselves hold, not the engine's bookkeeping.
+        return {base: set(model.peft_config) - {"_none"} for base, (model, _) in engine._bases.items()}
+
+    # Two of tiny's, then two of tiny2's: the oldest two (on tiny) are evicted while tiny2 is in use.
+    refs = [AdapterRef(10 + i, base, adapters[i % 2].path) for i, base in enumerate(["tiny", "tiny", "tiny2", "tiny2"])]
+    first = [engine.generate(_messages(), ref, "tiny").text for ref in refs]
+    assert held() == {"tiny": set(), "tiny2": {"a12", "a13"}}
+
+    again = engine.generate(_messages(), refs[0], "tiny")  # evicted, so loaded again, evicting a12 from tiny2
+    assert again.text == first[0] and again.adapter_id == 10
+    assert held() == {"tiny": {"a10"}, "tiny2": {"a13"}}
+    assert engine.loads == 2
 
 
 def test_a_mention_is_answered_through_the_server(

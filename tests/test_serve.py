@@ -24,6 +24,7 @@ from bot.server import EVENTS_PATH, CappedInput, gunicorn_options, wsgi_app
 from orgtune.config import Config
 from slackemu import SlackDriver, SlackEmulator
 from slackemu.driver import sign
+from storage.db import Database
 from tests.conftest import ROOT, wait_until
 
 SECRET = "test-signing-secret"
@@ -161,7 +162,8 @@ class Served:
 
 
 @pytest.fixture
-def served(config: Config, tmp_path: Path) -> Iterator[tuple[Served, SlackEmulator]]:
+def served(config: Config, db: Database, tmp_path: Path) -> Iterator[tuple[Served, SlackEmulator]]:
+    """`orgtune serve` on a migrated database (only `orgtune db upgrade` migrates; the db fixture did)."""
     with SlackEmulator(bot_token="xoxb-serve-" + os.urandom(6).hex()) as emulator:
         emulator.workspace.add_channel("C0A", "alpha")
         emulator.workspace.add_user("U0ALICE", "alice")

@@ -3,9 +3,13 @@ guarantees the database itself gives (on SQLite, and on PostgreSQL with --postgr
 
 from __future__ import annotations
 
+import errno
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +18,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, func, inspect, select
 
 from storage import documents, events, runs
+from storage.artifacts import ArtifactWriteError
 from storage.channels import ChannelKey
 from storage.db import Database, downgrade, upgrade
 from storage.models import Base, Document, DocumentStatus, RunStatus, SlackEvent
@@ -165,3 +170,41 @@ def test_timestamps_are_utc_whatever_the_session_time_zone(db: Database, monkeyp
         assert events.prune_events(s, older_than_s=3600) == 0
         assert events.prune_events(s, older_than_s=-60) == 1
     database.engine.dispose()
+
+
+_WRITE_PAST_THE_FILE_SIZE_LIMIT = """
+import resource, signal, sys
+from pathlib import Path
+from storage.artifacts import Artifacts, ArtifactWriteError
+from storage.channels import ChannelKey
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so the write fails with EFBIG instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+try:
+    Artifacts(Path(sys.argv[1])).save_document(ChannelKey("T1", "C0A"), 7, b"x" * 65536)
+except ArtifactWriteError as exc:
+    print(exc)
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
+def test_a_failed_artifact_write_raises_a_clear_error_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """Over RLIMIT_FSIZE a write fails with EFBIG, as a full disk fails with ENOSPC."""
+    from jobs.ingest import describe
+    from tests.conftest import ROOT
+
+    root = tmp_path / "artifacts"
+    done = subprocess.run(
+        [sys.executable, "-c", _WRITE_PAST_THE_FILE_SIZE_LIMIT, str(root)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("the artifact directory is full (")
+    assert [p.name for p in root.rglob("*") if p.is_file()] == []  # neither the document nor a .upload-* file
+    # The ingest job tells the channel this as its internal failure's reason.
+    full = ArtifactWriteError.from_os_error(OSError(errno.ENOSPC, "No space left on device"))
+    assert describe(full) == "the artifact directory is full (No space left on device)"
