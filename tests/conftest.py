@@ -250,11 +250,7 @@ def stack(config: Config, db: Database, tmp_path: Path) -> Iterator[Stack]:
         )
         server = HttpServer(create_app(cfg)).start()
         driver = SlackDriver(emulator, server.url, cfg.slack_signing_secret or "")
-        emulator.workspace.add_channel("C0A", "alpha")
-        emulator.workspace.add_channel("C0B", "beta")
-        emulator.workspace.add_user("U0ALICE", "alice")
-        st = Stack(cfg, emulator, driver, db, None, tmp_path / "worker.log")
-        st.start_worker()
+        st = _started(Stack(cfg, emulator, driver, db, None, tmp_path / "worker.log"))
         try:
             yield st
         finally:
@@ -262,6 +258,15 @@ def stack(config: Config, db: Database, tmp_path: Path) -> Iterator[Stack]:
             server.stop()
         slow = [a for a in driver.acks if a.seconds >= 3.0]
         assert not slow, f"acks over Slack's 3 s deadline: {slow}"
+
+
+def _started(st: Stack) -> Stack:
+    """The workspace every stack test starts from (#alpha, #beta, alice) and an ingest worker."""
+    st.ws.add_channel("C0A", "alpha")
+    st.ws.add_channel("C0B", "beta")
+    st.ws.add_user("U0ALICE", "alice")
+    st.start_worker()
+    return st
 
 
 @pytest.fixture
@@ -285,11 +290,7 @@ def socket_stack(config: Config, db: Database, tmp_path: Path) -> Iterator[Stack
         )
         bot = SocketModeBot(create_app(cfg), emulator.app_token).connect()
         driver = SlackDriver.socket_mode(emulator)
-        emulator.workspace.add_channel("C0A", "alpha")
-        emulator.workspace.add_channel("C0B", "beta")
-        emulator.workspace.add_user("U0ALICE", "alice")
-        st = Stack(cfg, emulator, driver, db, None, tmp_path / "worker.log")
-        st.start_worker()
+        st = _started(Stack(cfg, emulator, driver, db, None, tmp_path / "worker.log"))
         try:
             yield st
         finally:
