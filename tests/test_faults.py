@@ -280,6 +280,7 @@ def test_an_ingest_worker_killed_mid_job_loses_no_file(stack: Stack) -> None:
     stack.start_worker()  # a replacement: its reconciler finds the job's worker dead
     told = stack.reply_in("C0A", shared.message.ts, timeout=90)
     assert "went wrong on my side" in told and "share the file again" in told
+    wait_until(lambda: _notified(stack, _doc_id(stack, "benefits.md")))  # recorded just after the reply
     again = stack.driver.reshare(shared, "U0ALICE")
     assert stack.reply_in("C0A", again.message.ts).startswith("Added *benefits.md*")
 

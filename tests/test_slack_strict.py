@@ -250,5 +250,13 @@ def test_a_file_that_failed_on_our_side_can_be_shared_again(stack: Stack) -> Non
     shared = stack.driver.share_file("C0A", "U0ALICE", "benefits.md", data)
     assert "went wrong on my side" in stack.reply_in("C0A", shared.message.ts, timeout=120)
     stack.emulator.faults.planned.clear()
+    wait_until(lambda: _notified(stack))  # the failure is recorded just after its reply: a person re-shares later
     again = stack.driver.reshare(shared, "U0ALICE", "trying again")
     assert stack.reply_in("C0A", again.message.ts).startswith("Added *benefits.md*")
+
+
+def _notified(stack: Stack) -> bool:
+    from storage.models import Document
+
+    with stack.db.session() as s:
+        return all(d.notified_at is not None for d in s.scalars(select(Document)))
