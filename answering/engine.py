@@ -14,19 +14,22 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orgtune import defaults
 from orgtune.config import Config
-from training.generate import generate
+from training.generate import generate, score
 from training.models import get_model
 
 if TYPE_CHECKING:
     from answering.remote import RemoteEngine
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _PLACEHOLDER = "_none"
 """The adapter every base is wrapped with, so real adapters can be attached to it by name."""
@@ -62,20 +65,32 @@ class Engine:
         self.loads = 0
         """How many times a base model was loaded (warm serving keeps this at one per model)."""
 
-    def generate(self, messages: list[dict[str, str]], adapter: AdapterRef | None, model_name: str) -> Generation:
-        """Greedy answer with ``adapter`` (or the bare base model when None)."""
+    def generate(
+        self, messages: list[dict[str, str]], adapter: AdapterRef | None, model_name: str, prefix: str = ""
+    ) -> Generation:
+        """Greedy answer with ``adapter`` (or the bare base model when None), continuing ``prefix`` if given."""
         spec = get_model(adapter.model if adapter else model_name)
+        start = time.perf_counter()
+        text, n = self._run(
+            spec.name, adapter, lambda model, tok: generate(model, tok, messages, spec.max_new_tokens, prefix)
+        )
+        return Generation(text, n, time.perf_counter() - start, spec.name, adapter.adapter_id if adapter else None)
+
+    def score(
+        self, messages: list[dict[str, str]], continuations: list[str], adapter: AdapterRef | None, model_name: str
+    ) -> list[float]:
+        """Mean log-probability per token of each continuation of the assistant turn (`training.generate.score`)."""
+        name = adapter.model if adapter else model_name
+        return self._run(get_model(name).name, adapter, lambda model, tok: score(model, tok, messages, continuations))
+
+    def _run(self, name: str, adapter: AdapterRef | None, work: Callable[[Any, Any], T]) -> T:
         with self._lock:
-            model, tokenizer = self._base(spec.name)
-            start = time.perf_counter()
+            model, tokenizer = self._base(name)
             if adapter is None:
                 with model.disable_adapter():
-                    text, n = generate(model, tokenizer, messages, spec.max_new_tokens)
-            else:
-                model.set_adapter(self._attach(spec.name, model, adapter))
-                text, n = generate(model, tokenizer, messages, spec.max_new_tokens)
-            seconds = time.perf_counter() - start
-        return Generation(text, n, seconds, spec.name, adapter.adapter_id if adapter else None)
+                    return work(model, tokenizer)
+            model.set_adapter(self._attach(name, model, adapter))
+            return work(model, tokenizer)
 
     def _base(self, name: str) -> tuple[Any, Any]:
         if name not in self._bases:

@@ -61,7 +61,7 @@ def rank_evidence(
 ) -> list[Evidence]:
     """The sentences of the retrieved chunks, most relevant first."""
     sections = {(d.name, s.heading): s.text for d in docs for s in d.sections}
-    terms = set(tokenize(question))
+    terms = set(index.query_terms(question))
     weights = {t: index.idf(t) for t in terms}
     total = sum(weights.values())
     found: list[tuple[int, Chunk, str, float]] = []

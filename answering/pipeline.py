@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
-from answering.engine import AdapterRef, Engine
-from answering.evidence import Evidence, Similarity, grounded, rank_evidence
-from answering.remote import RemoteEngine
+from answering.engine import AdapterRef, Generation
+from answering.evidence import Evidence, Similarity, rank_evidence
+from answering.verify import MIN_QUOTE_WORDS, verify
 from orgtune import defaults
-from retrieval import BM25Index, Chunk, DocumentText, chunk_documents
+from retrieval import BM25Index, Chunk, DocumentText, chunk_documents, sentence_spans, tokenize
 from storage import runs
 from storage.channels import ChannelKey
 from training import prompts
 from training.dataset import channel_documents
+from training.prompts import Passage
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,12 @@ class Answer:
     generated: str = ""
     """The raw model output ('' when retrieval alone decided the documents don't cover it)."""
     grounding: str = ""
-    """How the posted answer was made: 'generated' (grounded in the best sentence), 'quoted' (that sentence
-    itself, the model's answer wasn't grounded) or '' (not covered)."""
+    """How the posted answer was made: 'generated' (the model's answer, its quote verified in a passage),
+    'quoted' (the ranker's best sentence: the fallback when the model's reply couldn't be verified, or
+    quote-only answering), 'declined' (not covered: the model said so) or '' (not covered: retrieval
+    found nothing relevant, the model wasn't asked)."""
+    quote_relevance: float = 0.0
+    """Relevance to the question of the sentence the model quoted (when its quote was found in a passage)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,10 +82,66 @@ def load_context(
     return retrieve(docs, question, ref, adapter.version if adapter else None, similarity)
 
 
-def _grounding(text: str, evidence: list[Evidence], question: str) -> Evidence | None:
-    """The first of the best few sentences that the generated answer is grounded in, if any."""
-    top = evidence[: defaults.GROUNDING_SENTENCES]
-    return next((e for e in top if e.relevance >= defaults.MIN_RELEVANCE and grounded(text, e.text, question)), None)
+def candidates(passages: list[Passage]) -> list[tuple[Passage, str]]:
+    """Every sentence (or table row) of the passages, verbatim: what a model may quote."""
+    found = []
+    for passage in passages:
+        previous_was_row = False
+        for start, end in sentence_spans(passage.text):
+            sentence = _BULLET.sub("", passage.text[start:end].strip())
+            is_row = " | " in sentence
+            header = is_row and not previous_was_row  # a table's first row names columns, it answers nothing
+            previous_was_row = is_row
+            if len(sentence.split()) >= MIN_QUOTE_WORDS and not header:
+                found.append((passage, sentence))
+    return found
+
+
+def _choose_and_answer(
+    engine: Scorer,
+    messages: list[dict[str, str]],
+    passages: list[Passage],
+    context: Context,
+    model: str,
+    out: Answer,
+) -> prompts.Reply:
+    """The model picks its quote among the passages' sentences (or 'not covered') by how likely it finds
+    each as the start of its reply, weighed with the sentence's relevance; then it writes the answer."""
+    options = candidates(passages)
+    if not options:
+        return prompts.Reply("", "", True)
+    texts = [f"Quote: {' '.join(sentence.split())}\nAnswer:" for _, sentence in options]
+    scores = engine.score(messages, [*texts, prompts.NOT_COVERED], context.adapter, model)
+    weighed = [
+        s + defaults.RANKER_WEIGHT * quote_relevance(sentence, passage, context.evidence)
+        for s, (passage, sentence) in zip(scores, options, strict=False)
+    ]
+    best = max(range(len(options)), key=weighed.__getitem__)
+    if scores[-1] > scores[best]:  # the model itself finds "not covered" likelier than any quote
+        out.generated = prompts.NOT_COVERED
+        return prompts.Reply("", prompts.NOT_COVERED, True)
+    quote = " ".join(options[best][1].split())
+    gen = engine.generate(messages, context.adapter, model, prefix=f"Quote: {quote}\nAnswer:")
+    out.generated, out.model = f"Quote: {quote}\nAnswer: {gen.text}", gen.model
+    return prompts.Reply(quote, gen.text.split("\n")[0].strip(), prompts.is_not_covered(gen.text))
+
+
+def quote_relevance(quote: str, passage: Passage, evidence: list[Evidence]) -> float:
+    """The relevance of the ranked sentence(s) of ``passage`` that ``quote`` is made of (the best one)."""
+    words = set(tokenize(quote))
+    if not words:
+        return 0.0
+    same = [e for e in evidence if (e.document, e.section) == (passage.document, passage.section)]
+    return max(
+        (e.relevance for e in same if len(words & set(tokenize(e.text))) >= QUOTE_OVERLAP * len(words)), default=0.0
+    )
+
+
+_BULLET = re.compile(r"^(?:[-*•+]|\d{1,2}[.)])\s+")
+
+QUOTE_OVERLAP = 0.6
+"""A quote is made of a ranked sentence when most of its words are that sentence's (a table row's cells
+are in the row as read with its header; a quote may also run over two sentences)."""
 
 
 def retrieve(
@@ -95,7 +157,37 @@ def retrieve(
     return Context(hits, adapter, version, rank_evidence(question, hits, index, docs, similarity))
 
 
-def answer(question: str, context: Context, engine: Engine | RemoteEngine, default_model: str) -> Answer:
+class Generator(Protocol):
+    """What answers need from a model: the warm `Engine`, the `RemoteEngine`, or a model already in memory."""
+
+    def generate(self, messages: list[dict[str, str]], adapter: AdapterRef | None, model_name: str) -> Generation: ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """A model that can also score continuations (the local engine, a training run's model): it picks the
+    quote among the passages' own sentences instead of writing it, so its quote is verbatim by construction."""
+
+    def generate(
+        self, messages: list[dict[str, str]], adapter: AdapterRef | None, model_name: str, prefix: str = ""
+    ) -> Generation: ...
+
+    def score(
+        self, messages: list[dict[str, str]], continuations: list[str], adapter: AdapterRef | None, model_name: str
+    ) -> list[float]: ...
+
+
+def answer(question: str, context: Context, engine: Generator | None, default_model: str) -> Answer:
+    """The reply a user sees. With ``engine`` None: quote-only (the ranker's best sentence, no model).
+
+    Retrieval decides alone only at its extremes: below NOT_COVERED_BELOW nothing relevant was found
+    and the model isn't asked; at or above CONFIDENT_RELEVANCE a passage plainly answers, so a refusal
+    is not believed. In between the model's own "not covered" stands. A reply is posted when its quote
+    is verified in a passage and backs the answer (`answering.verify`), and the quoted sentence is about
+    the question (relevance QUOTE_MIN_RELEVANCE: a model may copy a true but unrelated sentence, and
+    answer from it); otherwise the ranker's best
+    sentence is quoted when it is relevant enough (MIN_RELEVANCE), else the reply is "not covered".
+    """
     start = time.perf_counter()
     question = question.strip()[: defaults.MAX_QUESTION_CHARS]
     model = context.adapter.model if context.adapter else default_model
@@ -105,25 +197,32 @@ def answer(question: str, context: Context, engine: Engine | RemoteEngine, defau
         False,
         adapter_id=context.adapter.adapter_id if context.adapter else None,
         adapter_version=context.adapter_version,
-        model=model,
+        model=model if engine is not None else "",
     )
     best = context.evidence[0] if context.evidence else None
-    if best is None or best.relevance < defaults.MIN_RELEVANCE:
+    relevance = best.relevance if best else 0.0
+    if best is None or relevance < defaults.NOT_COVERED_BELOW:
         base.seconds = time.perf_counter() - start
-        return base  # nothing relevant enough: say so without asking the model to improvise
-    passages = [chunk.passage() for chunk, _ in context.passages]
-    gen = engine.generate(prompts.chat(question, passages), context.adapter, default_model)
-    text, _ = prompts.parse_answer(gen.text)
-    base.generated, base.model = gen.text, gen.model
+        return base  # nothing relevant at all: say so without asking the model to improvise
+    if engine is not None:
+        passages = [chunk.passage() for chunk, _ in context.passages]
+        messages = prompts.chat(question, passages)
+        if isinstance(engine, Scorer):
+            reply = _choose_and_answer(engine, messages, passages, context, default_model, base)
+        else:
+            gen = engine.generate(messages, context.adapter, default_model)
+            base.generated, base.model = gen.text, gen.model
+            reply = prompts.parse_reply(gen.text)
+        found = verify(reply, passages, question)
+        if found is not None:
+            base.quote_relevance = quote_relevance(found.quote, found.passage, context.evidence)
+        if found is not None and base.quote_relevance >= defaults.QUOTE_MIN_RELEVANCE:
+            base.text, base.covered, base.grounding = reply.answer, True, "generated"
+            base.sources = [Source(found.passage.document, found.passage.section, found.quote)]
+        elif reply.not_covered and relevance < defaults.CONFIDENT_RELEVANCE:
+            base.grounding = "declined"
+    if not base.covered and base.grounding != "declined" and relevance >= defaults.MIN_RELEVANCE:
+        base.text, base.covered, base.grounding = best.text, True, "quoted"
+        base.sources = [Source(best.document, best.section, best.text)]
     base.seconds = time.perf_counter() - start
-    # The evidence decides whether the documents answer the question: small models refuse questions
-    # their passages plainly answer, and state numbers their passages don't contain.
-    refused = prompts.is_not_covered(gen.text) or not text
-    support = None if refused else _grounding(text, context.evidence, question)
-    if support is not None:
-        base.text, base.grounding, best = text, "generated", support
-    else:
-        base.text, base.grounding = best.text, "quoted"
-    base.covered = True
-    base.sources = [Source(best.document, best.section, best.text)]
     return base

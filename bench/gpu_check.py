@@ -39,8 +39,9 @@ GPU_MODEL = "tiny-gpu"
 def prepare(out: Path) -> None:
     from orgtune.config import Config
     from training.dataset import documents_from_files
-    from training.examples import generate_examples, split_heldout
+    from training.examples import generate_examples
     from training.models import get_model
+    from training.split import split_heldout
     from training.weights import resolve
 
     spec = get_model("tiny")

@@ -24,7 +24,7 @@ STATUS_LINE = {
 
 def plan_lines(plan: dict[str, Any]) -> list[str]:
     lines = [
-        f"• {plural(plan['documents'], 'document')} → {plural(plan['examples'], 'example')} "
+        f"• {plural(plan['documents'], 'document')} → {plural(plan['examples'], 'example')}{_facts(plan)} "
         f"({plan['train_examples']:,} to train on, {plan['heldout_examples']:,} held out to measure)",
         f"• {plan['total_params']:,} parameters, {plan['trainable_params']:,} trainable "
         f"({plan['trainable_percent']:.2f}%), adapter ≈ {human_bytes(plan['adapter_bytes'])}",
@@ -36,6 +36,12 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
         lines.append(changes_line(changes))
     lines += [f":warning: {escape(w)}" for w in plan.get("warnings", [])]
     return lines
+
+
+def _facts(plan: dict[str, Any]) -> str:
+    if not plan.get("facts"):
+        return ""
+    return f" about {plural(plan['facts'], 'fact')}, each asked up to {plan.get('phrasings', 1)} ways"
 
 
 def changes_line(changes: dict[str, Any]) -> str:
@@ -107,16 +113,60 @@ def cancel_button(run_id: int) -> dict[str, Any]:
 
 def results_text(run: Any, version: int, metrics: dict[str, Any]) -> str:
     b, a = metrics["before"], metrics["after"]
-    return "\n".join(
-        [
-            f"*Results — `{run.model}` v{version}*",
-            f"• Held-out loss: {b['loss']:.3f} → {a['loss']:.3f}",
-            f"• Held-out questions answered right: {b['correct']}/{b['total']} → {a['correct']}/{a['total']}",
-            f"• Duration: {human_duration(metrics['seconds'])} ({metrics['tokens_per_s']:,.0f} training tokens/s "
-            f"on {metrics['device']})",
-            f"• Adapter: {human_bytes(metrics['adapter_bytes'])}, {metrics['trainable_params']:,} trainable parameters",
-            f"Version v{version} now answers questions in this channel.",
-        ]
+    lines = [f"*Results — `{run.model}` v{version}*"]
+    quality = metrics.get("quality") or {}
+    if quality.get("adapter"):
+        lines.append(quality_line(quality, version))
+    else:  # runs from before answers were judged as posted
+        lines.append(f"• Held-out questions answered right: {b['correct']}/{b['total']} → {a['correct']}/{a['total']}")
+    lines.append(f"• Held-out loss: {b['loss']:.3f} → {a['loss']:.3f}")
+    if metrics.get("examples"):
+        ex = metrics["examples"]
+        lines.append(f"• Examples: {ex['train']} trained on, {ex['heldout']} held out (split by fact)")
+    if teacher := metrics.get("teacher"):
+        lines.append(teacher_line(teacher))
+    lines += [
+        f"• Duration: {human_duration(metrics['seconds'])} ({metrics['tokens_per_s']:,.0f} training tokens/s "
+        f"on {metrics['device']})",
+        f"• Adapter: {human_bytes(metrics['adapter_bytes'])}, {metrics['trainable_params']:,} trainable parameters",
+        decision_line(version, metrics.get("decision")),
+    ]
+    return "\n".join(lines)
+
+
+def quality_line(quality: dict[str, Any], version: int) -> str:
+    """Posted-answer accuracy side by side: what each configuration would have told users."""
+    total = quality["adapter"]["total"]
+    names = [
+        ("quote_only", "quote only"),
+        ("base", "base model"),
+        ("active", "active version"),
+        ("adapter", f"v{version}"),
+    ]
+    scores = " · ".join(f"{label} {quality[key]['correct']}/{total}" for key, label in names if key in quality)
+    return (
+        f"• Held-out questions answered right, as they would be posted ({total} questions whose facts were not "
+        f"trained on): {scores}"
+    )
+
+
+def teacher_line(teacher: dict[str, Any]) -> str:
+    rejected = teacher.get("rejected") or {}
+    why = ", ".join(f"{reason}: {n}" for reason, n in sorted(rejected.items(), key=lambda kv: -kv[1]))
+    line = f"• Teacher `{escape(teacher['name'])}`: {plural(teacher['kept'], 'question')} kept"
+    line += f", {sum(rejected.values())} rejected ({why})" if rejected else ""
+    if teacher.get("error"):
+        line += f"; it stopped with an error, the rest came from the rules: {escape(teacher['error'])}"
+    return line
+
+
+def decision_line(version: int, decision: dict[str, Any] | None) -> str:
+    if decision is None or decision["activated"]:
+        return f"Version v{version} now answers questions in this channel."
+    return (
+        f"Version v{version} is kept but not made active: it answered {decision['new_correct']}/{decision['total']} "
+        f"held-out questions right, {decision['compared_with']} answered {decision['old_correct']}/"
+        f"{decision['total']}. `/orgtune use v{version}` makes it active anyway."
     )
 
 

@@ -52,11 +52,11 @@ def enqueue_answer(connection: Redis, question_id: int) -> Job:
 def answer_for(rt: Runtime, key: ChannelKey, question: str) -> Answer:
     """Answer in-process (the CLI, eval and the job share this)."""
     with rt.db.session() as session:
-        context = load_context(session, key, question, rt.artifacts.root, _similarity())
+        context = load_context(session, key, question, rt.artifacts.root, evidence_similarity())
     return answer(question, context, process_engine(rt.config), rt.config.answer_model)
 
 
-def _similarity() -> Similarity | None:
+def evidence_similarity() -> Similarity | None:
     embedder = process_embedder()
     return embedder.similarities if embedder else None
 

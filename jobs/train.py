@@ -165,21 +165,30 @@ def heartbeat(rt: Runtime, run_id: int) -> Iterator[None]:
 
 
 def _train(rt: Runtime, run_id: int, reporter: Reporter) -> None:
+    from jobs import quality  # imports torch: only ever in the work horse
     from training.dataset import build_dataset
-    from training.models import get_model
+    from training.models import budgeted, get_model
     from training.run import Cancelled, run_training
+    from training.teacher import HttpTeacher
 
     with rt.db.session() as session:
         run = _must(session, run_id)
-        key, spec = ChannelKey(run.team_id, run.channel_id), get_model(run.model)
+        key = ChannelKey(run.team_id, run.channel_id)
+        spec = budgeted(get_model(run.model), rt.config.facts_per_document)
     if reporter.cancelled():
         raise Cancelled()
     reporter.phase(RunStatus.GENERATING)
     with rt.db.session() as session:
-        dataset = build_dataset(session, key, spec)
+        dataset = build_dataset(session, key, spec, teacher=HttpTeacher.from_config(rt.config))
         rows = [("heldout", e.to_dict(), dataset.shas.get(e.document_id or -1)) for e in dataset.heldout]
         rows += [("train", e.to_dict(), dataset.shas.get(e.document_id or -1)) for e in dataset.train]
         runs.save_examples(session, _must(session, run_id), rows)
+        current = runs.active_adapter(session, key)
+        active = (
+            quality.ActiveVersion(current.version, current.model, rt.artifacts.root / current.path)
+            if current is not None
+            else None
+        )
     out_dir = rt.artifacts.channel_dir(key) / "runs" / str(run_id)
     outcome = run_training(
         spec,
@@ -190,6 +199,8 @@ def _train(rt: Runtime, run_id: int, reporter: Reporter) -> None:
         on_phase=lambda phase: reporter.phase(_PHASES.get(phase, RunStatus.TRAINING)),
         on_progress=reporter.progress,
         should_stop=reporter.cancelled,
+        judge=quality.make_judge(dataset.docs, dataset.heldout, spec.name),
+        active_adapter=active.path if active is not None and active.model == spec.name else None,
     )
     if outcome.train.cancelled or outcome.after is None or outcome.adapter_dir is None:
         raise Cancelled()
@@ -203,6 +214,17 @@ def _train(rt: Runtime, run_id: int, reporter: Reporter) -> None:
         "adapter_bytes": outcome.adapter_bytes,
         "trainable_params": outcome.trainable_params,
         "dropped_examples": outcome.dropped,
+        "examples": {"train": len(dataset.train), "heldout": len(dataset.heldout)},
+        "teacher": dataset.teacher,
+        "quality": {name: q.to_dict() for name, q in outcome.quality.items()},
+    }
+    decision = quality.decide(outcome.quality, active)
+    metrics["decision"] = {
+        "activated": decision.activate,
+        "compared_with": decision.compared_with,
+        "new_correct": decision.new_correct,
+        "old_correct": decision.old_correct,
+        "total": decision.total,
     }
     trained_on = [{"id": d.id, "name": d.name, "sha256": dataset.shas.get(d.id)} for d in dataset.docs]
     _complete(rt, run_id, key, spec, outcome, metrics, trained_on)
@@ -239,7 +261,8 @@ def _complete(
             metrics=_summary(metrics),
             documents=trained_on,
         )
-        runs.activate(session, key, adapter)
+        if metrics["decision"]["activated"]:
+            runs.activate(session, key, adapter)
         run.metrics = {**metrics, "version": adapter.version}
         runs.set_status(run, RunStatus.DONE)
 

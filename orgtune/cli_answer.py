@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,60 +76,61 @@ def load_questions(path: Path) -> list[dict[str, Any]]:
 
 
 def cmd_eval(config: Config, args: argparse.Namespace) -> int:
-    from jobs.answer import answer_for
-    from training.scoring import is_correct
+    """Posted answers (what users see) of quote-only answering, the base model and the channel's active
+    version, side by side on the same questions."""
+    from answering.engine import AdapterRef, process_engine
+    from answering.judge import Case, Judge
+    from jobs.answer import evidence_similarity
+    from storage import runs
+    from training.dataset import channel_documents
 
     runtime, key = runtime_and_key(config, args)
-    results = []
-    for item in load_questions(args.file):
-        ans = answer_for(runtime, key, item["question"])
-        ok = is_correct(item.get("expected"), ans.text)  # what the user is shown
-        results.append(
-            {
-                "question": item["question"],
-                "expected": item.get("expected"),
-                "answer": ans.text,
-                "correct": ok,
-                "grounding": ans.grounding or None,
-                "sources": ans.to_dict()["sources"],
-                "seconds": round(ans.seconds, 2),
-            }
-        )
+    with runtime.db.session() as session:
+        docs, _ = channel_documents(session, key)
+        active = runs.active_adapter(session, key)
+        ref = AdapterRef(active.id, active.model, runtime.artifacts.root / active.path) if active else None
+        version = active.version if active else None
+    model = ref.model if ref else config.answer_model
+    items = load_questions(args.file)
+    judge = Judge(docs, [Case(i["question"], i.get("expected")) for i in items], model, evidence_similarity())
+    engine = process_engine(config)
+    configs: list[tuple[str, Any, AdapterRef | None]] = [("quote_only", None, None), ("base", engine, None)]
+    if ref is not None:
+        configs.append((f"v{version}", engine, ref))
+    report: dict[str, Any] = {"model": model, "questions": len(judge.cases), "configurations": {}}
+    for name, answering, adapter in configs:
+        quality = judge(answering, adapter)
+        report["configurations"][name] = summarize(quality.to_dict())
         if not args.json:
-            print(
-                f"{'✓' if ok else '✗'} {item['question']}\n    expected {item.get('expected')!r}; got: "
-                f"{ans.text[:160]!r}",
-                file=sys.stderr,
-            )
-    report = summarize(results, ans.adapter_version if results else None)
-    print(json.dumps(report, indent=2) if args.json else _report_text(report))
+            print(_report_text(name, report["configurations"][name]))
+    if args.json:
+        print(json.dumps(report, indent=2))
     return 0
 
 
-def summarize(results: list[dict[str, Any]], version: int | None) -> dict[str, Any]:
-    factual = [r for r in results if r["expected"] is not None]
-    uncovered = [r for r in results if r["expected"] is None]
-
-    def rate(rows: list[dict[str, Any]]) -> float | None:
-        return round(sum(r["correct"] for r in rows) / len(rows), 4) if rows else None
+def summarize(quality: dict[str, Any]) -> dict[str, Any]:
+    def rate(correct: int, total: int) -> float | None:
+        return round(correct / total, 4) if total else None
 
     return {
-        "adapter": f"v{version}" if version else None,
-        "questions": len(results),
-        "accuracy": rate(results),
-        "factual_accuracy": rate(factual),
-        "not_covered_accuracy": rate(uncovered),
-        "results": results,
+        "accuracy": rate(quality["correct"], quality["total"]),
+        "answerable_accuracy": rate(quality["answerable_correct"], quality["answerable_total"]),
+        "not_covered_accuracy": rate(quality["not_covered_correct"], quality["not_covered_total"]),
+        "generated": quality["generated"],
+        "quoted": quality["quoted"],
+        **{k: quality[k] for k in ("correct", "total", "answerable_total", "not_covered_total", "items")},
     }
 
 
-def _report_text(r: dict[str, Any]) -> str:
+def _report_text(name: str, r: dict[str, Any]) -> str:
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.0%}"
 
+    label = {"quote_only": "quote only", "base": "base model"}.get(name, name)
     return (
-        f"{r['questions']} questions, answered by {r['adapter'] or 'the base model'}: accuracy {pct(r['accuracy'])} "
-        f"(factual {pct(r['factual_accuracy'])}, not covered {pct(r['not_covered_accuracy'])})"
+        f"{label:>11}: {r['correct']}/{r['total']} right ({pct(r['accuracy'])}); answerable "
+        f"{pct(r['answerable_accuracy'])} of {r['answerable_total']}, not covered {pct(r['not_covered_accuracy'])} "
+        f"of {r['not_covered_total']}; {r['generated']} generated, {r['quoted']} quoted"
     )
 
 

@@ -38,12 +38,12 @@ def add_parsers(sub: Any, channel_args: Any) -> None:
     p.set_defaults(func=cmd_runs)
 
 
-def _spec(name: str):  # type: ignore[no-untyped-def]
-    """The model named on the command line, or None after printing the choices."""
-    from training.models import UnknownModel, get_model
+def _spec(name: str, config: Config):  # type: ignore[no-untyped-def]
+    """The model named on the command line (with the configured budget), or None after printing the choices."""
+    from training.models import UnknownModel, budgeted, get_model
 
     try:
-        return get_model(name)
+        return budgeted(get_model(name), config.facts_per_document)
     except UnknownModel as exc:
         print(f"orgtune: {exc}", file=sys.stderr)
         return None
@@ -53,7 +53,7 @@ def cmd_plan(config: Config, args: argparse.Namespace) -> int:
     from jobs.launch import local_hardware, plan_channel
     from training.dataset import Dataset, plan_for
 
-    spec = _spec(args.model)
+    spec = _spec(args.model, config)
     if spec is None:
         return 2
     if args.channel:
@@ -76,7 +76,7 @@ def cmd_train(config: Config, args: argparse.Namespace) -> int:
     from jobs.launch import Busy, NothingToLearn, start_run
     from jobs.queues import redis_for_worker
 
-    spec = _spec(args.model)
+    spec = _spec(args.model, config)
     if spec is None:
         return 2
     runtime, key = runtime_and_key(config, args)
@@ -165,11 +165,11 @@ def _result_text(s: dict[str, Any]) -> str:
 
 def cmd_examples(config: Config, args: argparse.Namespace) -> int:
     from training.dataset import build_dataset
-    from training.models import get_model
+    from training.models import budgeted, get_model
 
     runtime, key = runtime_and_key(config, args)
     with runtime.db.session() as session:
-        dataset = build_dataset(session, key, get_model(args.model))
+        dataset = build_dataset(session, key, budgeted(get_model(args.model), config.facts_per_document))
     shown = (dataset.train + dataset.heldout)[: args.n]
     print(
         f"{len(dataset.train) + len(dataset.heldout)} examples from {len(dataset.docs)} documents "

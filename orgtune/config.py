@@ -79,6 +79,20 @@ class Config:
     inference_api_key: str | None = field(default=None, repr=False)
     """ORGTUNE_INFERENCE_API_KEY: bearer token for that server, if it wants one."""
 
+    facts_per_document: int | None = None
+    """ORGTUNE_FACTS_PER_DOCUMENT: how many facts per document a training run asks about (each in several
+    phrasings), instead of the model's own budget; the demo uses a small one so it finishes in minutes."""
+
+    teacher_url: str | None = None
+    """ORGTUNE_TEACHER_URL: an OpenAI-compatible server (any /v1/chat/completions) whose model writes extra
+    training questions from each section, every one checked against the document, e.g. http://gpu-1:8000/v1."""
+
+    teacher_model: str | None = None
+    """ORGTUNE_TEACHER_MODEL: the model the teacher server is asked for; unset means whatever it serves first."""
+
+    teacher_api_key: str | None = field(default=None, repr=False)
+    """ORGTUNE_TEACHER_API_KEY: bearer token for the teacher server, if it wants one."""
+
     startup_wait_s: float = defaults.STARTUP_WAIT_S
     """ORGTUNE_STARTUP_WAIT_S: how long `orgtune serve` and `orgtune worker` wait at start for the database
     to answer and to be at this release's migration (`orgtune db upgrade`) before exiting non-zero."""
@@ -114,6 +128,10 @@ class Config:
             artifacts_dir_override=Path(a) if (a := get("ORGTUNE_ARTIFACTS_DIR")) else None,
             inference_url=get("ORGTUNE_INFERENCE_URL"),
             inference_api_key=get("ORGTUNE_INFERENCE_API_KEY"),
+            facts_per_document=int(f) if (f := get("ORGTUNE_FACTS_PER_DOCUMENT")) else None,
+            teacher_url=get("ORGTUNE_TEACHER_URL"),
+            teacher_model=get("ORGTUNE_TEACHER_MODEL"),
+            teacher_api_key=get("ORGTUNE_TEACHER_API_KEY"),
             startup_wait_s=float(s) if (s := get("ORGTUNE_STARTUP_WAIT_S")) else defaults.STARTUP_WAIT_S,
         )
 
@@ -201,6 +219,10 @@ class Config:
             "ORGTUNE_ARTIFACTS_DIR": str(self.artifacts_dir_override) if self.artifacts_dir_override else None,
             "ORGTUNE_INFERENCE_URL": self.inference_url,
             "ORGTUNE_INFERENCE_API_KEY": self.inference_api_key,
+            "ORGTUNE_FACTS_PER_DOCUMENT": str(self.facts_per_document) if self.facts_per_document else None,
+            "ORGTUNE_TEACHER_URL": self.teacher_url,
+            "ORGTUNE_TEACHER_MODEL": self.teacher_model,
+            "ORGTUNE_TEACHER_API_KEY": self.teacher_api_key,
             "ORGTUNE_STARTUP_WAIT_S": (
                 str(self.startup_wait_s) if self.startup_wait_s != defaults.STARTUP_WAIT_S else None
             ),

@@ -23,6 +23,7 @@ from typing import Any
 from bot.answer_messages import HELPFUL
 from bot.messages import plain
 from bot.run_messages import CANCEL_ACTION
+from orgtune import defaults
 from orgtune.config import Config
 from orgtune.processes import stop_worker
 from orgtune.redis_server import RedisServer
@@ -103,6 +104,10 @@ def run_demo(
     html_path: Path | None = None,
     flaky_slack: bool = False,
 ) -> int:
+    # a demo should finish in minutes on a laptop: fewer facts per document than a real run asks about
+    config = dataclasses.replace(
+        config, facts_per_document=config.facts_per_document or defaults.DEMO_FACTS_PER_DOCUMENT
+    )
     bot = "the bot over Socket Mode" if socket_mode else "the bot"
     flaky = ", a flaky one" if flaky_slack else ""
     out(f"orgtune demo: starting Redis, the Slack emulator{flaky}, {bot} and a worker (no real Slack involved)…")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,3 +65,31 @@ def test_serve_without_credentials_says_what_is_missing(tmp_path: Path, test_dat
     done = orgtune(Config(data_dir=tmp_path, database_url_override=test_database.url), "serve")
     assert done.returncode == 2
     assert "SLACK_BOT_TOKEN" in done.stderr and "REDIS_URL" in done.stderr
+
+
+def test_eval_scores_posted_answers_of_each_configuration_side_by_side(
+    tmp_path: Path, test_database: TestDatabase, models_dir: Path
+) -> None:
+    config = Config(
+        data_dir=tmp_path / "data",
+        database_url_override=test_database.url,
+        models_dir_override=models_dir,
+        answer_model="tiny",
+    )
+    assert orgtune(config, "ingest", "--channel", "C0EVAL", str(HANDBOOK / "benefits.md")).returncode == 0
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"question": "How many paid vacation days does a full-time employee get?", "expected": "27"}\n'
+        '{"question": "Who won the office chess tournament?", "expected": null}\n'
+    )
+    done = orgtune(config, "eval", "--channel", "C0EVAL", str(questions), "--json", timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["questions"] == 2 and set(report["configurations"]) == {"quote_only", "base"}
+    quote_only = report["configurations"]["quote_only"]
+    # the ranker's sentence answers the vacation question; the chess question is not covered
+    assert (quote_only["correct"], quote_only["quoted"], quote_only["not_covered_total"]) == (2, 1, 1)
+    base = report["configurations"]["base"]  # a random tiny model: never verified, so it falls back to the quote
+    assert base["total"] == 2 and base["generated"] == 0
+    text = orgtune(config, "eval", "--channel", "C0EVAL", str(questions), timeout=300).stdout
+    assert "quote only: 2/2 right" in text and "base model:" in text

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from orgtune.defaults import MIN_HELDOUT_EXAMPLES, PASSAGES_PER_PROMPT
+from orgtune.defaults import PASSAGES_PER_PROMPT
 from retrieval import DocumentText, SectionText
 from training.dataset import documents_from_files
-from training.examples import GENERIC_QUESTIONS, Example, all_candidates, generate_examples, split_heldout
-from training.prompts import NOT_COVERED, SYSTEM, is_not_covered
+from training.examples import GENERIC_QUESTIONS, Example, all_candidates, generate_examples
+from training.prompts import NOT_COVERED, SYSTEM, is_not_covered, parse_reply
 from training.scoring import contains, is_correct, normalize
+from training.split import split_heldout
 
 HANDBOOK = Path(__file__).resolve().parent.parent / "samples" / "handbook"
 
@@ -35,13 +36,54 @@ def candidates(docs: list[DocumentText]) -> list[Example]:
     return all_candidates(docs)
 
 
-@pytest.mark.parametrize("max_per_doc", [20, 5, 1])
-def test_counts_per_document_stay_within_the_limit(docs: list[DocumentText], max_per_doc: int) -> None:
-    made = generate_examples(docs, max_per_doc)
-    counts = Counter(e.document_id for e in made)
-    assert set(counts) == {d.id for d in docs}
-    assert all(count <= max_per_doc for count in counts.values())
+@pytest.mark.parametrize(("max_per_doc", "phrasings"), [(20, 1), (5, 3), (1, 2)])
+def test_facts_per_document_stay_within_the_limit(docs: list[DocumentText], max_per_doc: int, phrasings: int) -> None:
+    made = generate_examples(docs, max_per_doc, phrasings=phrasings)
+    assert {e.document_id for e in made} == {d.id for d in docs}
+    for doc in docs:
+        mine = [e for e in made if e.document_id == doc.id]
+        facts = Counter(e.fact for e in mine)
+        assert len(facts) <= max_per_doc
+        # each fact: its phrasings, plus at most one prompt without its gold passage
+        assert all(n <= phrasings + 1 for n in facts.values()), facts
     assert len({normalize(e.question) for e in made}) == len(made), "duplicate questions"
+
+
+def test_each_fact_is_asked_in_several_phrasings(docs: list[DocumentText]) -> None:
+    made = generate_examples(docs, 8, phrasings=3)
+    by_fact: dict[str, list[Example]] = {}
+    for e in made:
+        if e.expected is not None:
+            by_fact.setdefault(e.fact, []).append(e)
+    assert sum(len(group) >= 2 for group in by_fact.values()) >= 0.8 * len(by_fact)
+    styles = Counter(e.phrasing for e in made)
+    assert {"direct", "casual", "terse", "typo", "framed"} <= set(styles), styles
+    for group in by_fact.values():
+        first = group[0]
+        for e in group[1:]:
+            # the same fact, quote and answer; its own wording, and passages retrieved for that wording
+            assert (e.quote, e.answer, e.expected, e.section) == (
+                first.quote,
+                first.answer,
+                first.expected,
+                first.section,
+            )
+            assert e.phrasing != "direct" and not contains(e.question, e.expected or "")
+            assert e.source is not None and e.quote in e.passages[e.source - 1].text
+
+
+def test_some_facts_are_asked_without_their_gold_passage(docs: list[DocumentText]) -> None:
+    made = generate_examples(docs, 8, phrasings=3)
+    answerable = {e.fact: e for e in made if e.expected is not None}
+    no_gold = [e for e in made if e.kind == "no_gold"]
+    assert 0.1 <= len(no_gold) / len(answerable) <= 0.4
+    for e in no_gold:
+        fact = answerable[e.fact]
+        assert e.target == NOT_COVERED and e.source is None and e.expected is None
+        assert len(e.passages) == PASSAGES_PER_PROMPT
+        for passage in e.passages:
+            assert (passage.document, passage.section) != (fact.document, fact.section)
+            assert not contains(passage.text, fact.expected or "") and fact.quote not in passage.text
 
 
 def test_output_interleaves_documents(docs: list[DocumentText], examples: list[Example]) -> None:
@@ -112,23 +154,30 @@ def test_generation_is_deterministic_and_seeded(docs: list[DocumentText], exampl
     assert [e.source for e in other] != [e.source for e in examples]
 
 
-def test_split_heldout(examples: list[Example]) -> None:
+@pytest.mark.parametrize("phrasings", [1, 3])
+def test_split_heldout_is_by_fact(docs: list[DocumentText], phrasings: int) -> None:
+    examples = generate_examples(docs, 20 if phrasings == 1 else 8, phrasings=phrasings)
     train, heldout = split_heldout(examples)
     assert split_heldout(examples) == (train, heldout)
     assert len(train) + len(heldout) == len(examples)
     assert not {id(e) for e in train} & {id(e) for e in heldout}
-    assert len(heldout) == max(MIN_HELDOUT_EXAMPLES, round(len(examples) * 0.15))
-    kinds = Counter(e.kind for e in heldout)
-    assert kinds["not_covered"] >= 1
-    assert kinds["number"] + kinds["fact"] + kinds["definition"] >= len(heldout) - kinds["not_covered"]
-    assert len({e.document_id for e in heldout}) == 6  # spread over documents
+    # no held-out fact is among the training targets: not its quote, not any of its phrasings
+    assert not {e.fact for e in train} & {e.fact for e in heldout}
+    assert not {e.quote for e in train if e.quote} & {e.quote for e in heldout if e.quote}
+    target = round(len(examples) * 0.15)
+    assert 0.7 * target <= len(heldout) <= 1.5 * target
+    assert any(e.off_topic for e in heldout)  # a question the channel can't answer
+    facts = {e.fact: e for e in heldout if e.expected is not None}
+    assert sum(e.kind in ("number", "fact", "definition") for e in facts.values()) >= 0.8 * len(facts)
+    assert len({e.document_id for e in facts.values()}) >= 5  # spread over documents
 
 
-@pytest.mark.parametrize(("size", "expected"), [(0, 0), (1, 0), (5, 1), (8, MIN_HELDOUT_EXAMPLES), (200, 30)])
-def test_split_heldout_sizes(examples: list[Example], size: int, expected: int) -> None:
-    subset = (examples * 2)[:size]
+@pytest.mark.parametrize(("size", "low", "high"), [(0, 0, 0), (1, 0, 0), (5, 1, 1), (8, 4, 6), (40, 6, 9)])
+def test_split_heldout_sizes(examples: list[Example], size: int, low: int, high: int) -> None:
+    subset = examples[:size]
     train, heldout = split_heldout(subset)
-    assert len(heldout) == expected and len(train) == size - expected
+    assert low <= len(heldout) <= high and len(train) == size - len(heldout)
+    assert size == 0 or train  # never everything
 
 
 def test_dict_round_trip(examples: list[Example]) -> None:
@@ -145,7 +194,9 @@ def test_messages_use_the_shared_prompt_format(examples: list[Example]) -> None:
         assert e.question in messages[1]["content"]
         assert messages[2]["content"] == e.target
         if e.source is not None:
-            assert e.target == e.answer.strip() and "Source:" not in e.target  # sources come from the evidence
+            assert e.target == f"Quote: {' '.join(e.quote.split())}\nAnswer: {e.answer.strip()}"
+            reply = parse_reply(e.target)
+            assert (reply.quote, reply.answer) == (" ".join(e.quote.split()), e.answer.strip())
             assert is_correct(e.expected, e.target)
         else:
             assert is_not_covered(e.target) and is_correct(None, e.target)
@@ -165,6 +216,8 @@ def test_messages_use_the_shared_prompt_format(examples: list[Example]) -> None:
         ("#sec-incidents", "Post in #sec-incidents.", True),
         ("Brightwell Health Plus", "It is brightwell health plus.\nSource: [2] a — b", True),
         ("27", 'The answer.\nSource: [1] benefits.md — Vacation: "27 days"', False),
+        ("27", "Quote: Everyone gets 27 days.\nAnswer: You get 27 days.", True),
+        ("27", "Quote: Everyone gets 27 days.\nAnswer: Ask HR.", False),  # the quote alone isn't the answer
         (None, NOT_COVERED, True),
         (None, "27 days", False),
         ("27", NOT_COVERED, False),

@@ -141,3 +141,24 @@ def test_relevance_agrees_with_search_and_is_zero_without_overlap(index: BM25Ind
 def test_empty_index_and_query() -> None:
     assert BM25Index([]).search("anything") == []
     assert chunk_document(DocumentText(1, "e.md", (SectionText("Empty", ""),))) == []
+
+
+def test_misspelt_query_words_find_the_word_they_mean() -> None:
+    from retrieval.bm25 import edit_distance
+
+    assert [edit_distance(a, b) for a, b in [("benfeits", "benefits"), ("finace", "finance"), ("vpn", "vpn")]] == [
+        1,
+        1,
+        0,
+    ]
+    assert edit_distance("kitten", "sitting") == 3
+    docs = [
+        DocumentText(1, "benefits.md", (SectionText("Vacation", "Every employee receives 27 days of paid vacation."),)),
+        DocumentText(2, "security.md", (SectionText("Passwords", "Every password must be at least 14 characters."),)),
+    ]
+    index = BM25Index(chunk_documents(docs))
+    assert index.query_terms("how many vacaton days") == index.query_terms("how many vacation days")
+    assert index.search("vacaton days")[0][0].document == "benefits.md"
+    assert index.search("pasword length")[0][0].document == "security.md"
+    # short words and words the index already holds are left alone; nothing close stays as typed
+    assert index.query_terms("cat dog zzzzzzzz") == ["cat", "dog", "zzzzzzzz"]

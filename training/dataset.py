@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -14,9 +17,14 @@ from retrieval import DocumentText, SectionText
 from storage import documents, runs
 from storage.channels import ChannelKey
 from training import prompts
-from training.examples import Example, generate_examples, split_heldout
+from training.examples import Example, generate_examples
 from training.models import ModelSpec
 from training.plan import Plan, make_plan
+from training.questions import Draft
+from training.split import split_heldout
+from training.teacher import Teacher, TeacherError, teacher_drafts
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +39,8 @@ class Dataset:
     new_documents: list[str] = field(default_factory=list)
     """Names of documents added or changed since the previous run (all of them on a first run)."""
     removed_documents: list[str] = field(default_factory=list)
+    teacher: dict[str, Any] | None = None
+    """What the teacher did (name, kept, rejected by reason, an error that made the run use rules alone)."""
 
     @property
     def all(self) -> list[Example]:
@@ -47,9 +57,12 @@ def channel_documents(session: Session, key: ChannelKey) -> tuple[list[DocumentT
     return docs, shas
 
 
-def build_dataset(session: Session, key: ChannelKey, spec: ModelSpec, seed: int = 0) -> Dataset:
+def build_dataset(
+    session: Session, key: ChannelKey, spec: ModelSpec, seed: int = 0, teacher: Teacher | None = None
+) -> Dataset:
     """The channel's examples for ``spec``: reused from its last successful run of that model for documents
-    whose content is unchanged (same split as before), generated afresh for new or changed ones."""
+    whose content is unchanged (same split as before), generated afresh for new or changed ones (with
+    ``teacher``'s questions as well as the rules' when one is given)."""
     docs, shas = channel_documents(session, key)
     previous = runs.latest_done(session, key, spec.name)
     kept: dict[int, list[tuple[str, Example]]] = {}
@@ -59,7 +72,10 @@ def build_dataset(session: Session, key: ChannelKey, spec: ModelSpec, seed: int 
             if row.document_id is not None and row.document_sha256 and shas.get(row.document_id) == row.document_sha256:
                 kept.setdefault(row.document_id, []).append((row.split, Example.from_dict(row.data)))
     fresh_docs = {d.id for d in docs if d.id not in kept}
-    fresh = [e for e in generate_examples(docs, spec.max_examples_per_doc, seed=seed) if e.document_id in fresh_docs]
+    report = TeacherReport(teacher) if teacher is not None else None
+    extra = report.drafts if report is not None else None
+    made = generate_examples(docs, spec.max_examples_per_doc, seed=seed, phrasings=spec.phrasings, extra=extra)
+    fresh = [e for e in made if e.document_id in fresh_docs]
     fresh_train, fresh_heldout = split_heldout(fresh, seed=seed)
     reused = [pair for d in docs for pair in kept.get(d.id, [])]
     train = [e for split, e in reused if split == "train"] + fresh_train
@@ -76,7 +92,39 @@ def build_dataset(session: Session, key: ChannelKey, spec: ModelSpec, seed: int 
         previous_run=previous.id if previous else None,
         new_documents=[d.name for d in docs if d.id in fresh_docs],
         removed_documents=[d["name"] for d in (before.documents if before else None) or [] if d["id"] not in current],
+        teacher=report.to_dict() if report is not None else None,
     )
+
+
+class TeacherReport:
+    """Asks the teacher section by section and keeps count; the first error ends its part in the run
+    (the rules alone carry on, and the results say why)."""
+
+    def __init__(self, teacher: Teacher) -> None:
+        self.teacher = teacher
+        self.kept = 0
+        self.rejected: Counter[str] = Counter()
+        self.error: str | None = None
+        self._accepted: list[str] = []
+
+    def drafts(self, doc: DocumentText, section_index: int) -> list[Draft]:
+        if self.error is not None:
+            return []
+        section = doc.sections[section_index]
+        try:
+            found, rejected = teacher_drafts(
+                self.teacher, doc.name, section.heading, section.text, accepted=self._accepted
+            )
+        except TeacherError as exc:
+            log.warning("teacher failed; using the rule-based questions only: %s", exc)
+            self.error = str(exc)
+            return []
+        self.kept += len(found)
+        self.rejected.update(rejected)
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.teacher.name, "kept": self.kept, "rejected": dict(self.rejected), "error": self.error}
 
 
 def _cap(train: list[Example], heldout: list[Example]) -> tuple[list[Example], list[Example]]:
@@ -98,6 +146,8 @@ def plan_for(dataset: Dataset, spec: ModelSpec, hardware: Hardware) -> Plan:
         heldout=len(dataset.heldout),
         hardware=hardware,
     )
+    plan.facts = len({e.fact or e.question for e in ordered})
+    plan.phrasings = spec.phrasings
     if dataset.previous_run is not None:
         plan.changes = {
             "new_documents": dataset.new_documents,

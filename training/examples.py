@@ -1,12 +1,15 @@
-"""Deterministic training examples from a channel's documents (rule-based, no model).
+"""Training examples from a channel's documents, RAFT-style (Zhang et al. 2024).
 
-Rules turn the sentences of each section into question/answer pairs: numbers,
-named things, definitions, procedures, section overviews and one summary per
-document. Some real questions are paired with passages that do not contain
-their answer (and a few off-topic ones with any passages) to teach
-"The documents don't cover this." Every example carries BM25-retrieved passages
-in the shared prompt format (`training.prompts`), so training prompts look like
-answering prompts.
+Rules (or a teacher model, `training.teacher`) turn the sentences of each
+section into facts: a question, a short answer, the verbatim quote that supports
+it and the key answer. Each fact is asked in several phrasings
+(`training.paraphrase`: casual, terse, with a typo, framed by a situation), each
+with the gold passage among look-alike distractors retrieved the way answering
+retrieves them (BM25), in seeded random order. The target quotes the supporting
+sentence, then answers (`training.prompts`). A share of facts is also asked with
+the gold passage left out, and some questions from other documents and off-topic
+ones are asked too: their target is "The documents don't cover this.", so the
+model learns that the passages, not the question, decide the answer.
 
 Invariants of every answerable example: `quote` is a verbatim substring of its
 section's text and of `passages[source - 1].text`; `expected` is in `answer`
@@ -14,7 +17,9 @@ and in `quote` and not in `question` (as `scoring.contains` sees it).
 
 Layout (top to bottom): Example; the public functions; selection and
 passages; candidate assembly (contexts, drafts -> checked Examples); the
-`__main__` sample printer. The rules themselves (document/section level,
+`__main__` sample printer. Every example carries its `fact` (the document and
+quote it is about) so that held-out examples can be split from training by
+fact. The rules themselves (document/section level,
 values, amounts and list items, names, tools, definitions, obligations) live
 in the private package `training.questions` and only meet this module through
 `section_drafts`.
@@ -29,18 +34,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from orgtune.defaults import HELDOUT_FRACTION, MIN_HELDOUT_EXAMPLES, PASSAGES_PER_PROMPT
+from orgtune.defaults import NO_GOLD_EVERY, PASSAGES_PER_PROMPT
 from retrieval import BM25Index, Chunk, DocumentText, chunk_documents
+from training.paraphrase import paraphrases
 from training.prompts import NOT_COVERED, Passage, assistant_message, chat
 from training.questions import Context, Draft, doc_label, known_tools, section_drafts, vocabulary
 from training.scoring import contains, normalize
 
-FACTUAL_KINDS = frozenset({"number", "fact", "definition"})
+FACTUAL_KINDS = frozenset({"number", "fact", "definition", "teacher"})
+UNANSWERED_KINDS = frozenset({"not_covered", "no_gold"})
+OFF_TOPIC = "off-topic:"
 
 
 # Order in which a section offers its candidates, rotated per section so documents get varied kinds;
 # "section" overviews exist for every section, so they come last.
 _KIND_ORDER = ("number", "fact", "definition", "procedure", "summary")
+TEACHER_KIND = "teacher"
+"""A teacher's question (`training.teacher`), offered before the rules' in every section that has one."""
+
+ExtraDrafts = Callable[[DocumentText, int], Sequence[Draft]]
+"""(document, section index) -> more drafts for that section (a teacher's), checked like the rules' own."""
 
 GENERIC_QUESTIONS = (
     "What is the company's stock ticker?",
@@ -62,9 +75,11 @@ GENERIC_QUESTIONS = (
 class Example:
     """One training or evaluation example.
 
-    For kind "not_covered": answer is NOT_COVERED, quote/document/section are "",
-    expected and source are None, and document_id is the document the example
-    was counted toward (None only when built without one).
+    For kinds "not_covered" and "no_gold": answer is NOT_COVERED, quote/document/section
+    are "", expected and source are None, and document_id is the document the example
+    was counted toward (None only when built without one). "no_gold" asks an answerable
+    fact of this channel with its gold passage left out; "not_covered" asks a question
+    of another document the same way, or an off-topic one (fact "off-topic:...").
     """
 
     kind: str
@@ -77,11 +92,21 @@ class Example:
     section: str
     passages: tuple[Passage, ...]
     source: int | None
+    phrasing: str = "direct"
+    """How the question is phrased: "direct" (the rule's or teacher's own) or a paraphrase style."""
+    fact: str = ""
+    """What the example is about: "<document id>:<normalized quote>", or "off-topic:<question>".
+    All phrasings of one fact share it, so a split by fact keeps them together."""
 
     @property
     def target(self) -> str:
-        """The assistant turn: the answer alone, or exactly NOT_COVERED."""
-        return assistant_message(self.answer, self.source)
+        """The assistant turn: quote then answer, or exactly NOT_COVERED."""
+        return assistant_message(self.answer, self.quote if self.source is not None else None)
+
+    @property
+    def off_topic(self) -> bool:
+        """A question none of the channel's documents answer (as opposed to one asked without its passage)."""
+        return self.fact.startswith(OFF_TOPIC)
 
     def messages(self) -> list[dict[str, str]]:
         """System, user and assistant messages for a chat template."""
@@ -96,26 +121,39 @@ class Example:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Example:
         passages = tuple(Passage(p["document"], p["section"], p["text"]) for p in data["passages"])
-        fields = {name: data[name] for name in cls.__dataclass_fields__ if name != "passages"}
+        # rows stored before phrasings and facts existed lack those two fields: their defaults apply
+        fields = {name: data[name] for name in cls.__dataclass_fields__ if name != "passages" and name in data}
         return cls(**fields, passages=passages)
 
 
 # --- Public entry points ------------------------------------------------------
 
 
-def generate_examples(docs: Sequence[DocumentText], max_per_doc: int, seed: int = 0) -> list[Example]:
-    """Up to `max_per_doc` examples per document, not-covered ones included, deterministic per seed.
+def generate_examples(
+    docs: Sequence[DocumentText],
+    max_per_doc: int,
+    seed: int = 0,
+    phrasings: int = 1,
+    extra: ExtraDrafts | None = None,
+) -> list[Example]:
+    """Examples about up to `max_per_doc` facts per document, deterministic per seed.
 
-    Each document's answerable examples are picked round-robin over its
-    sections with rotating kinds; about one in eight examples is not_covered.
-    Questions are unique across the whole result. The result interleaves
-    documents (and spreads each document's not_covered examples), so any
-    prefix of it is a balanced sample.
+    Each document's facts are picked round-robin over its sections with rotating
+    kinds; about one in eight is a not-covered question (another document's, or
+    off-topic). Each answerable fact is asked in up to `phrasings` phrasings, and
+    every NO_GOLD_EVERY-th fact once more without its gold passage. Questions are
+    unique across the whole result. The result interleaves documents, so any
+    prefix of it is a balanced sample. With `extra` (a teacher), its questions are
+    candidates too, preferred to the rules', and its rewordings of a fact are used
+    as that fact's phrasings before the rule-made paraphrases.
     """
     if max_per_doc <= 0 or not docs:
         return []
     index = BM25Index(chunk_documents(docs))
-    candidates = _candidates(docs, index, seed)
+    candidates = _candidates(docs, index, seed, extra)
+    alternates: dict[str, list[str]] = {}
+    for example in (e for found in candidates.values() for e in found if e.kind == TEACHER_KIND):
+        alternates.setdefault(example.fact, []).append(example.question)
     quota = max(1, round(max_per_doc / 8)) if max_per_doc >= 3 else 0
     used: set[str] = set()
     picked = {doc.id: _pick(candidates[doc.id], max_per_doc - quota, seed + i, used) for i, doc in enumerate(docs)}
@@ -133,61 +171,95 @@ def generate_examples(docs: Sequence[DocumentText], max_per_doc: int, seed: int 
         GENERIC_QUESTIONS[seed % len(GENERIC_QUESTIONS) :] + GENERIC_QUESTIONS[: seed % len(GENERIC_QUESTIONS)]
     )
     per_doc: list[list[Example]] = []
+    count = 0
     for i, doc in enumerate(docs):
-        mine = list(picked[doc.id])
+        mine: list[Example] = []
+        for fact in picked[doc.id]:
+            count += 1
+            others = [q for q in alternates.get(fact.fact, []) if q != fact.question]
+            mine += _variants(fact, phrasings, index, seed, used, count % NO_GOLD_EVERY == 0, others)
         for j in range(quota):
             order = [docs[(i + 1 + step) % len(docs)].id for step in range(len(docs))]
-            example = _not_covered_example(doc.id, order, leftovers, generic, (i + j) % 2 == 1, index, seed, used)
-            if example is not None:
-                mine.insert((j + 1) * len(mine) // (quota + 1), example)
+            unanswered = _not_covered_example(doc.id, order, leftovers, generic, (i + j) % 2 == 1, index, seed, used)
+            if unanswered is not None:
+                mine.insert((j + 1) * len(mine) // (quota + 1), unanswered)
         per_doc.append(mine)
     return [mine[k] for k in range(max(map(len, per_doc), default=0)) for mine in per_doc if k < len(mine)]
 
 
-def all_candidates(docs: Sequence[DocumentText], seed: int = 0) -> list[Example]:
-    """Every answerable example the rules produce for `docs`, before any selection (for inspection and tests)."""
+def _variants(
+    fact: Example,
+    phrasings: int,
+    index: BM25Index,
+    seed: int,
+    used: set[str],
+    no_gold: bool,
+    others: Sequence[str] = (),
+) -> list[Example]:
+    """The fact as picked, its other phrasings (a teacher's, then rule-made paraphrases; each with passages
+    retrieved for its own wording), and when `no_gold` one more phrasing asked without any passage that
+    holds the answer."""
+    out = [fact]
+    gold = _gold(fact, index)
+    wanted = phrasings - 1 + (1 if no_gold else 0)
+    fresh = [q for q in others if normalize(q) not in used]
+    worded = [(TEACHER_KIND, q) for q in fresh[:wanted]]
+    worded += paraphrases(fact.question, fact.expected or "", wanted - len(worded), seed)
+    for n, (style, question) in enumerate(worded):
+        if normalize(question) in used:
+            continue
+        used.add(normalize(question))
+        if no_gold and n == wanted - 1:
+            chunks = _without(fact, question, index, seed)
+            passages = tuple(c.passage() for c in chunks)
+            out.append(
+                Example(
+                    "no_gold",
+                    question,
+                    NOT_COVERED,
+                    "",
+                    None,
+                    fact.document_id,
+                    "",
+                    "",
+                    passages,
+                    None,
+                    style,
+                    fact.fact,
+                )
+            )
+        elif gold is not None:
+            passages, source = _passages(question, gold, index, seed)
+            out.append(replace(fact, question=question, passages=passages, source=source, phrasing=style))
+    return out
+
+
+def _gold(fact: Example, index: BM25Index) -> Chunk | None:
+    return next(
+        (
+            c
+            for c in index.chunks
+            if c.document_id == fact.document_id and c.section == fact.section and fact.quote in c.text
+        ),
+        None,
+    )
+
+
+def _without(fact: Example, question: str, index: BM25Index, seed: int) -> list[Chunk]:
+    """Passages retrieved for `question` with the fact's section and every chunk stating its answer left out."""
+
+    def exclude(chunk: Chunk) -> bool:
+        same_section = chunk.document_id == fact.document_id and chunk.section == fact.section
+        return same_section or contains(chunk.text, fact.expected or "") or fact.quote in chunk.text
+
+    return _fill([c for c, _ in index.search(question, PASSAGES_PER_PROMPT, exclude)], index, exclude, question, seed)
+
+
+def all_candidates(docs: Sequence[DocumentText], seed: int = 0, extra: ExtraDrafts | None = None) -> list[Example]:
+    """Every answerable example the rules (and `extra`) produce for `docs`, before any selection."""
     index = BM25Index(chunk_documents(docs))
-    by_doc = _candidates(docs, index, seed)
+    by_doc = _candidates(docs, index, seed, extra)
     return [example for doc in docs for example in by_doc[doc.id]]
-
-
-def split_heldout(
-    examples: Sequence[Example], fraction: float = HELDOUT_FRACTION, seed: int = 0
-) -> tuple[list[Example], list[Example]]:
-    """(train, heldout): disjoint, deterministic, each in input order.
-
-    Held-out size is round(len * fraction), at least MIN_HELDOUT_EXAMPLES when
-    there are >= 2 * MIN_HELDOUT_EXAMPLES examples, and never all of them. It
-    takes one not_covered example (more in proportion, when there are many) if
-    any exist and it has at least two slots; the rest are factual kinds
-    ("number", "fact", "definition") spread over documents, then other kinds
-    only if factual ones run out.
-    """
-    n = len(examples)
-    size = round(n * fraction)
-    if n >= 2 * MIN_HELDOUT_EXAMPLES:
-        size = max(size, MIN_HELDOUT_EXAMPLES)
-    size = max(0, min(size, n - 1))
-    order = list(range(n))
-    random.Random(seed).shuffle(order)
-    not_covered = [i for i in order if examples[i].kind == "not_covered"]
-    factual = _spread([i for i in order if examples[i].kind in FACTUAL_KINDS], examples)
-    others = [i for i in order if examples[i].kind not in FACTUAL_KINDS and examples[i].kind != "not_covered"]
-    share = max(1, round(size * len(not_covered) / n)) if not_covered and size >= 2 else 0
-    held = (not_covered[:share] + factual + others + not_covered[share:])[:size]
-    chosen = set(held)
-    return [e for i, e in enumerate(examples) if i not in chosen], [examples[i] for i in sorted(chosen)]
-
-
-def _spread(indices: list[int], examples: Sequence[Example]) -> list[int]:
-    """Reorder so consecutive picks come from different documents (round-robin by document)."""
-    queues: dict[int | None, deque[int]] = {}
-    for i in indices:
-        queues.setdefault(examples[i].document_id, deque()).append(i)
-    result: list[int] = []
-    while any(queues.values()):
-        result += [queue.popleft() for queue in queues.values() if queue]
-    return result
 
 
 # --- Selection ------------------------------------------------------------------
@@ -216,7 +288,8 @@ def _pick(candidates: list[Example], budget: int, rotation: int, used: set[str])
 
 
 def _interleave(group: list[Example], rotation: int) -> list[Example]:
-    kinds = _KIND_ORDER[rotation % len(_KIND_ORDER) :] + _KIND_ORDER[: rotation % len(_KIND_ORDER)] + ("section",)
+    rotated = _KIND_ORDER[rotation % len(_KIND_ORDER) :] + _KIND_ORDER[: rotation % len(_KIND_ORDER)]
+    kinds = (TEACHER_KIND, *rotated, "section")
     buckets = [deque(e for e in group if e.kind == kind) for kind in kinds]
     result: list[Example] = []
     while any(buckets):
@@ -252,7 +325,8 @@ def _not_covered_example(
 
     chunks = _fill([c for c, _ in index.search(question, PASSAGES_PER_PROMPT, exclude)], index, exclude, question, seed)
     passages = tuple(c.passage() for c in chunks)
-    return Example("not_covered", question, NOT_COVERED, "", None, doc_id, "", "", passages, None)
+    fact = real.fact if real is not None and question == real.question else OFF_TOPIC + question
+    return Example("not_covered", question, NOT_COVERED, "", None, doc_id, "", "", passages, None, fact=fact)
 
 
 def _fill(chunks: list[Chunk], index: BM25Index, exclude: Callable[[Chunk], bool], key: str, seed: int) -> list[Chunk]:
@@ -275,7 +349,9 @@ def _passages(question: str, gold: Chunk, index: BM25Index, seed: int) -> tuple[
 # --- Candidates -----------------------------------------------------------------
 
 
-def _candidates(docs: Sequence[DocumentText], index: BM25Index, seed: int) -> dict[int, list[Example]]:
+def _candidates(
+    docs: Sequence[DocumentText], index: BM25Index, seed: int, extra: ExtraDrafts | None = None
+) -> dict[int, list[Example]]:
     """Answerable candidates per document id, in section order, questions unique across documents."""
     proper, lower = vocabulary(docs)
     tools = known_tools(docs)
@@ -286,7 +362,8 @@ def _candidates(docs: Sequence[DocumentText], index: BM25Index, seed: int) -> di
         result[doc.id] = []
         for section_index in range(len(doc.sections)):
             section_ctx = replace(ctx, section_index=section_index)
-            for draft in section_drafts(section_ctx):
+            offered = [*(extra(doc, section_index) if extra else ()), *section_drafts(section_ctx)]
+            for draft in offered:
                 example = _example(draft, section_ctx)
                 if example is not None and normalize(example.question) not in seen:
                     seen.add(normalize(example.question))
@@ -307,7 +384,14 @@ def _example(draft: Draft, ctx: Context) -> Example | None:
         return None
     passages, source = _passages(question, gold, ctx.index, ctx.seed)
     section = ctx.doc.sections[ctx.section_index].heading
-    return Example(kind, question, answer, quote, expected, ctx.doc.id, ctx.doc.name, section, passages, source)
+    fact = fact_key(ctx.doc.id, quote)
+    return Example(
+        kind, question, answer, quote, expected, ctx.doc.id, ctx.doc.name, section, passages, source, fact=fact
+    )
+
+
+def fact_key(document_id: int | None, quote: str) -> str:
+    return f"{document_id}:{normalize(quote)}"
 
 
 def _same_section(chunk: Chunk, ctx: Context) -> bool:

@@ -6,7 +6,7 @@ weights come from, the dtype, and how much data and compute a run uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ARCHITECTURES = Path(__file__).parent / "architectures"
@@ -41,7 +41,7 @@ class ModelSpec:
     base_model: str = field(metadata={"help": "Hugging Face id of the base model"})
     role: str = field(metadata={"help": "what the model is for"})
     architecture: str = field(metadata={"help": "config JSON under training/architectures (no weights)"})
-    max_examples_per_doc: int = field(metadata={"help": "examples generated per document, at most"})
+    max_examples_per_doc: int = field(metadata={"help": "facts asked about per document, at most"})
     epochs: int = field(metadata={"help": "passes over the training examples"})
     batch_size: int = field(metadata={"help": "examples per optimizer step"})
     learning_rate: float = field(metadata={"help": "peak AdamW learning rate for the LoRA weights"})
@@ -52,7 +52,10 @@ class ModelSpec:
     gpu_fast_path: bool = field(
         default=False, metadata={"help": "on CUDA: bf16 autocast for the LoRA matmuls and torch.compile'd layers"}
     )
-    max_new_tokens: int = field(default=96, metadata={"help": "longest generated answer"})
+    max_new_tokens: int = field(default=96, metadata={"help": "longest generated reply (quote and answer)"})
+    phrasings: int = field(
+        default=3, metadata={"help": "phrasings per fact in training (the rule's question plus paraphrases)"}
+    )
     hidden: bool = field(default=False, metadata={"help": "not listed to users (test models)"})
     lora: LoraSettings = field(default_factory=LoraSettings)
 
@@ -106,7 +109,7 @@ MODELS: dict[str, ModelSpec] = {
             max_seq_len=768,
             dtype="float32",
             needs_gpu=False,
-            max_new_tokens=80,
+            max_new_tokens=120,
         ),
         ModelSpec(
             name="tiny",
@@ -138,6 +141,11 @@ def get_model(name: str) -> ModelSpec:
     if spec is None:
         raise UnknownModel(f"I don't know the model `{name}`. Choose one of: {', '.join(public_names())}.")
     return spec
+
+
+def budgeted(spec: ModelSpec, facts_per_document: int | None) -> ModelSpec:
+    """``spec`` with the deployer's facts-per-document budget (ORGTUNE_FACTS_PER_DOCUMENT), when one is set."""
+    return replace(spec, max_examples_per_doc=facts_per_document) if facts_per_document else spec
 
 
 def public_names() -> list[str]:

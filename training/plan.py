@@ -95,6 +95,9 @@ class Plan:
     hardware: str
     device: str
     warnings: list[str] = field(default_factory=list)
+    facts: int = 0
+    """Distinct facts the examples ask about (each in up to `phrasings` phrasings; split by fact)."""
+    phrasings: int = 1
     changes: dict[str, object] = field(default_factory=dict)
     """Since the channel's last run of this model: new_documents, removed_documents, reused_examples
     and previous_version (empty on a first run)."""

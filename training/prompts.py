@@ -1,13 +1,18 @@
 """The one prompt format, shared by training examples and answering.
 
 The assistant sees numbered passages retrieved from the channel's documents and
-a question, and answers in one short sentence; when the passages don't contain
-the answer it says :data:`NOT_COVERED`. Training examples are written in exactly
-this format (including passages that don't contain the answer), so the adapter
-learns the behaviour answering relies on. Sources are not the model's job:
-answering shows the sentence its answer is grounded in (``answering.evidence``).
-A 135M model asked to also cite a passage and quote it learned the citation's
-shape better than the answer (77% vs 87% factual on the sample handbook).
+a question. It first copies the sentence that answers the question from a
+passage, then answers briefly::
+
+    Quote: <a sentence copied verbatim from one passage>
+    Answer: <one short sentence>
+
+or, when no passage answers it, exactly :data:`NOT_COVERED`. Quoting first is
+RAFT's recipe (Zhang et al. 2024): the answer is conditioned on evidence the
+model has just copied, and the quote lets answering check the reply
+mechanically (`answering.verify`): the quote must occur in a passage and the
+answer's numbers and names must occur in the quote. Training examples use
+exactly this format, including prompts whose passages don't hold the answer.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from dataclasses import dataclass
 
 SYSTEM = (
     "You are orgtune, the assistant of a Slack channel. Answer the question using only the passages. "
-    "Answer in one short sentence. "
+    "First copy the sentence of the passages that answers it, then answer in one short sentence, as:\n"
+    "Quote: <copied sentence>\nAnswer: <short answer>\n"
     "If the passages do not answer the question, reply exactly: The documents don't cover this."
 )
 
@@ -34,6 +40,18 @@ class Passage:
     text: str
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A generated reply, split into its parts."""
+
+    quote: str
+    """The copied sentence ('' when the model wrote none)."""
+    answer: str
+    """The answer ('' when the model wrote none)."""
+    not_covered: bool
+    """The model said the documents don't cover the question."""
+
+
 def render_passages(passages: Sequence[Passage]) -> str:
     return "\n\n".join(f"[{i}] {p.document} — {p.section}\n{p.text}" for i, p in enumerate(passages, 1))
 
@@ -43,9 +61,11 @@ def user_message(question: str, passages: Sequence[Passage]) -> str:
     return f"Passages:\n{body}\n\nQuestion: {question.strip()}"
 
 
-def assistant_message(answer: str, source: int | None = None) -> str:
-    """The target text: the answer alone, or exactly NOT_COVERED when no passage (``source``) holds it."""
-    return NOT_COVERED if source is None else answer.strip()
+def assistant_message(answer: str, quote: str | None) -> str:
+    """The target text: quote then answer, or exactly NOT_COVERED when no passage holds the answer."""
+    if quote is None:
+        return NOT_COVERED
+    return f"Quote: {' '.join(quote.split())}\nAnswer: {answer.strip()}"
 
 
 def chat(question: str, passages: Sequence[Passage], answer: str | None = None) -> list[dict[str, str]]:
@@ -59,14 +79,36 @@ def chat(question: str, passages: Sequence[Passage], answer: str | None = None) 
     return messages
 
 
-_SOURCE_RE = re.compile(r"Source:\s*\[(\d+)\]")
+_QUOTE = re.compile(r"^\s*Quote:\s*", re.IGNORECASE)
+_ANSWER = re.compile(r"(?:^|\n)\s*Answer:\s*", re.IGNORECASE)
+_CITATION = re.compile(r"\s*Source:\s*\[\d+\].*$", re.DOTALL)
 
 
-def parse_answer(text: str) -> tuple[str, list[int]]:
-    """Split generated text into (answer, cited passage numbers): a model may still add a "Source: [n]" line."""
-    cited = [int(n) for n in _SOURCE_RE.findall(text)]
-    answer = _SOURCE_RE.split(text, maxsplit=1)[0] if cited else text
-    return answer.strip(), cited
+def parse_reply(text: str) -> Reply:
+    """Split generated text into quote and answer.
+
+    Without an "Answer:" line the whole text (minus a "Quote:" label) is the answer and the quote
+    is empty; a trailing "Source: [n]" citation is dropped.
+    """
+    text = _CITATION.sub("", text.strip())
+    parts = _ANSWER.split(text, maxsplit=1)
+    if len(parts) == 2:
+        quote, answer = _QUOTE.sub("", parts[0]).strip(), parts[1].strip()
+    elif _QUOTE.match(text):
+        quote, answer = _QUOTE.sub("", text).strip(), ""
+    else:
+        quote, answer = "", text
+    answer = answer.split("\n")[0].strip()
+    return Reply(_unquote(quote), answer, is_not_covered(answer or text))
+
+
+def _unquote(text: str) -> str:
+    """Drop quotation marks a model put around its quote."""
+    pairs = {'"': '"', "“": "”", "'": "'", "«": "»"}
+    text = text.strip()
+    if len(text) >= 2 and pairs.get(text[0]) == text[-1]:
+        text = text[1:-1].strip()
+    return text
 
 
 def is_not_covered(text: str) -> bool:

@@ -3,6 +3,12 @@
 Load the base model, wrap it with LoRA, measure the held-out set, train, measure
 again, save the adapter as safetensors with its metadata. Callbacks report the
 phase and progress and ask whether to stop; the caller (the RQ job) owns state.
+
+Held-out loss is measured here; answer quality is measured by the caller's
+``judge`` (the answering pipeline over the held-out questions, so the numbers are
+posted answers, what users see), called with a text generator for each
+configuration: None (quote-only, no model), the base model, the new adapter, and
+the channel's active adapter when the caller names one of the same base model.
 """
 
 from __future__ import annotations
@@ -11,13 +17,14 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orgtune.config import Config
-from training.evaluate import EvalResult, evaluate
-from training.loop import Encoded, Progress, TrainResult, TrainSettings, encode, train
+from training.evaluate import EvalResult
+from training.generate import generate, score
+from training.loop import Encoded, Progress, TrainResult, TrainSettings, encode, evaluate_loss, train
 from training.models import ModelSpec
 from training.weights import load
 
@@ -35,6 +42,10 @@ class Cancelled(RuntimeError):
     """Raised when a cancel request is seen before training starts."""
 
 
+Judge = Callable[[Any, Callable[[], bool]], Any]
+"""(a `Held` model or None for quote-only, should_stop) -> the caller's quality record (`correct`, `total`)."""
+
+
 @dataclass
 class RunOutcome:
     before: EvalResult
@@ -47,6 +58,8 @@ class RunOutcome:
     dropped: int
     """Examples longer than the model's max_seq_len, left out."""
     data_hash: str = ""
+    quality: dict[str, Any] = field(default_factory=dict)
+    """The judge's record per configuration: "quote_only", "base", "adapter" and, when compared, "active"."""
 
 
 def pick_device() -> str:
@@ -74,6 +87,8 @@ def run_training(
     on_progress: Callable[[Progress], None] = lambda p: None,
     should_stop: Callable[[], bool] = lambda: False,
     device: str | None = None,
+    judge: Judge | None = None,
+    active_adapter: Path | None = None,
 ) -> RunOutcome:
     import torch
     from peft import get_peft_model
@@ -90,15 +105,12 @@ def run_training(
     train_items, dropped = _encode_all(tokenizer, train_examples, spec.max_seq_len)
     heldout_items, _ = _encode_all(tokenizer, heldout, spec.max_seq_len)
     on_phase("evaluating")  # LoRA's B starts at zero: this is the base model's score
-    before = evaluate(
-        model,
-        tokenizer,
-        heldout,
-        heldout_items,
-        device=device,
-        max_new_tokens=spec.max_new_tokens,
-        should_stop=should_stop,
-    )
+    quality: dict[str, Any] = {}
+    if judge is not None:
+        quality["quote_only"] = judge(None, should_stop)
+        with model.disable_adapter():
+            quality["base"] = judge(Held(model, tokenizer, spec), should_stop)
+    before = _result(evaluate_loss(model, heldout_items, tokenizer.pad_token_id, device), quality.get("base"))
     if should_stop():
         raise Cancelled()
     on_phase("training")
@@ -124,9 +136,13 @@ def run_training(
     if result.cancelled:
         return RunOutcome(before, None, result, None, 0, trainable, device, dropped, digest)
     on_phase("evaluating")
-    after = evaluate(model, tokenizer, heldout, heldout_items, device=device, max_new_tokens=spec.max_new_tokens)
     adapter_dir = out_dir / "adapter"
-    model.save_pretrained(adapter_dir, safe_serialization=True)
+    model.save_pretrained(adapter_dir, safe_serialization=True)  # before another adapter joins the model
+    if judge is not None:
+        quality["adapter"] = judge(Held(model, tokenizer, spec), lambda: False)
+        if active_adapter is not None:
+            quality["active"] = _judge_adapter(model, tokenizer, spec, judge, active_adapter)
+    after = _result(evaluate_loss(model, heldout_items, tokenizer.pad_token_id, device), quality.get("adapter"))
     metadata = {
         "model": spec.name,
         "base_model": spec.base_model,
@@ -143,7 +159,38 @@ def run_training(
     }
     (adapter_dir / METADATA).write_text(json.dumps(metadata, indent=2, default=str))
     size = (adapter_dir / ADAPTER_WEIGHTS).stat().st_size
-    return RunOutcome(before, after, result, adapter_dir, size, trainable, device, dropped, digest)
+    return RunOutcome(before, after, result, adapter_dir, size, trainable, device, dropped, digest, quality)
+
+
+class Held:
+    """The run's model with whatever adapter is set, as the judge asks it: generate and score."""
+
+    def __init__(self, model: Any, tokenizer: Any, spec: ModelSpec) -> None:
+        model.eval()  # no dropout while answering
+        self.model, self.tokenizer, self.max_new_tokens = model, tokenizer, spec.max_new_tokens
+
+    def generate(self, messages: list[dict[str, str]], prefix: str = "") -> str:
+        return generate(self.model, self.tokenizer, messages, self.max_new_tokens, prefix)[0]
+
+    def score(self, messages: list[dict[str, str]], continuations: list[str]) -> list[float]:
+        return score(self.model, self.tokenizer, messages, continuations)
+
+
+def _result(loss: float, quality: Any | None) -> EvalResult:
+    if quality is None:
+        return EvalResult(loss, 0, 0)
+    return EvalResult(loss, quality.correct, quality.total)
+
+
+def _judge_adapter(model: Any, tokenizer: Any, spec: ModelSpec, judge: Judge, path: Path) -> Any:
+    """The channel's active adapter on the same questions, loaded next to the new one, then removed."""
+    model.load_adapter(str(path), adapter_name="active")
+    try:
+        model.set_adapter("active")
+        return judge(Held(model, tokenizer, spec), lambda: False)
+    finally:
+        model.set_adapter("default")
+        model.delete_adapter("active")
 
 
 def _encode_all(tokenizer: Any, examples: Sequence[Any], max_len: int) -> tuple[list[Encoded], int]:

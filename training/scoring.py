@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from training.prompts import is_not_covered, parse_answer
+from training.prompts import is_not_covered, parse_reply
 
 # Currency is noise for matching: "GBP 45", "£45" and "45" are the same answer.
 _CURRENCY = re.compile(r"(?<![a-z])(?:gbp|usd|eur|chf|aud|cad|jpy)(?![a-z])|[£$€¥]")
@@ -46,17 +46,18 @@ def contains(text: str, phrase: str) -> bool:
 
 
 def answer_part(generated: str) -> str:
-    """The answer before any "Source: [n]" citation, or the whole text when that part is empty."""
-    return parse_answer(generated)[0] or generated
+    """The answer of a "Quote: ... / Answer: ..." reply (not its quote), or the whole text when it has none."""
+    return parse_reply(generated).answer or generated
 
 
 def is_correct(expected: str | None, generated: str) -> bool:
     """Score one generated reply against the expected key answer.
 
     expected None: correct iff the reply says the documents don't cover it
-    (`prompts.is_not_covered`). Otherwise: correct iff the answer part (text
-    before the citation, falling back to the whole reply) contains `expected`
-    (see `contains`) and the answer part does not claim not-covered.
+    (`prompts.is_not_covered`). Otherwise: correct iff the answer part (after
+    "Answer:", falling back to the whole reply) contains `expected` (see
+    `contains`) and the answer part does not claim not-covered. A posted answer
+    (what the user sees) is plain text, so it is its own answer part.
     """
     if expected is None:
         return is_not_covered(generated)

@@ -21,7 +21,7 @@ from jobs.launch import Busy, NothingToLearn, start_run
 from storage import runs
 from storage.channels import ChannelKey
 from storage.models import RunStatus, TrainingRun
-from training.models import DEFAULT_MODEL, UnknownModel, get_model
+from training.models import DEFAULT_MODEL, UnknownModel, budgeted, get_model
 
 TRAIN_MENTION = re.compile(r"^\s*train\b\s*(\S*)", re.IGNORECASE)
 
@@ -53,7 +53,7 @@ def launch(
 ) -> None:
     name = text.strip().split()[0] if text.strip() else DEFAULT_MODEL
     try:
-        spec = get_model(name)
+        spec = budgeted(get_model(name), services.config.facts_per_document)
     except UnknownModel as exc:
         tell(str(exc))
         return
