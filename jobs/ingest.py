@@ -236,21 +236,29 @@ def notify(rt: Runtime, document_id: int) -> Outcome:
         if doc is None:
             return Outcome(document_id, "forgotten", "")
         text = reply_text(session, doc)
-        if doc.notified_at is None and doc.source == "slack" and doc.status in DocumentStatus.FINAL:
-            _post_reply(rt, doc, text)
-            documents.mark_notified(doc)
-        return Outcome(doc.id, doc.status, text)
+        outcome = Outcome(doc.id, doc.status, text)
+        due = doc.notified_at is None and doc.source == "slack" and doc.status in DocumentStatus.FINAL
+        channel, thread_ts, message_ts = doc.channel_id, doc.thread_ts, doc.message_ts
+    if due:
+        rt.slack.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=text, unfurl_links=False, unfurl_media=False
+        )
+        # On record as soon as Slack accepts it, before anything else can fail or be killed: the chaos soak
+        # found a reply posted twice by a worker killed while removing the reaction (retried under 429s).
+        with rt.db.session() as session:
+            posted = documents.get(session, document_id)
+            if posted is not None:
+                documents.mark_notified(posted)
+        if message_ts:
+            _remove_eyes(rt, channel, message_ts)
+    return outcome
 
 
-def _post_reply(rt: Runtime, doc: Document, text: str) -> None:
-    rt.slack.chat_postMessage(
-        channel=doc.channel_id, thread_ts=doc.thread_ts, text=text, unfurl_links=False, unfurl_media=False
-    )
-    if doc.message_ts:
-        try:
-            rt.slack.reactions_remove(channel=doc.channel_id, timestamp=doc.message_ts, name="eyes")
-        except Exception:  # the reaction is cosmetic; the reply already went out
-            log.warning("could not remove the :eyes: reaction from %s", doc.message_ts, exc_info=True)
+def _remove_eyes(rt: Runtime, channel: str, message_ts: str) -> None:
+    try:
+        rt.slack.reactions_remove(channel=channel, timestamp=message_ts, name="eyes")
+    except Exception:  # the reaction is cosmetic; the reply already went out
+        log.warning("could not remove the :eyes: reaction from %s", message_ts, exc_info=True)
 
 
 def ingest_local_file(rt: Runtime, key: ChannelKey, path: Path, uploader: str | None = None) -> Outcome:
