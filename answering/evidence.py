@@ -22,7 +22,7 @@ from retrieval.text import STOPWORDS
 from training.scoring import normalize
 
 _CELL_SPLIT = re.compile(r"\s*\|\s*")
-_BULLET = re.compile(r"^(?:[-*•]|\d{1,2}[.)])\s+")
+_BULLET = re.compile(r"^(?:[-*•+]|\d{1,2}[.)])\s+")
 _KEY_TOKEN = re.compile(r"\S*\d\S*|(?<![.!?:]\s)(?<!^)\b[A-Z][\w'-]*[A-Z0-9][\w'-]*|(?<![.!?:]\s)(?<!^)\b[A-Z][a-z]+")
 EMBEDDING_WEIGHT = 0.5
 """Similarity counts half as much as lexical support: it bridges wording ('insurer' for 'insurance')
@@ -92,10 +92,15 @@ def _sentences(text: str, section_text: str) -> list[str]:
             if header is None or header == sentence:
                 continue  # a header alone answers nothing
             sentence = _read_row(header, sentence)
-        sentence = _BULLET.sub("", sentence)  # a quoted list item reads as a sentence
+        sentence = strip_bullet(sentence)  # a quoted list item reads as a sentence
         if len(sentence.split()) >= 2:
             out.append(sentence)
     return out
+
+
+def strip_bullet(sentence: str) -> str:
+    """A list item as a sentence: its bullet or number removed."""
+    return _BULLET.sub("", sentence)
 
 
 def _is_row(line: str) -> bool:

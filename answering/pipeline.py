@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -10,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy.orm import Session
 
 from answering.engine import AdapterRef, Generation
-from answering.evidence import Evidence, Similarity, rank_evidence
+from answering.evidence import Evidence, Similarity, rank_evidence, strip_bullet
 from answering.verify import MIN_QUOTE_WORDS, verify
 from orgtune import defaults
 from retrieval import BM25Index, Chunk, DocumentText, chunk_documents, sentence_spans, tokenize
@@ -88,7 +87,7 @@ def candidates(passages: list[Passage]) -> list[tuple[Passage, str]]:
     for passage in passages:
         previous_was_row = False
         for start, end in sentence_spans(passage.text):
-            sentence = _BULLET.sub("", passage.text[start:end].strip())
+            sentence = strip_bullet(passage.text[start:end].strip())
             is_row = " | " in sentence
             header = is_row and not previous_was_row  # a table's first row names columns, it answers nothing
             previous_was_row = is_row
@@ -136,8 +135,6 @@ def quote_relevance(quote: str, passage: Passage, evidence: list[Evidence]) -> f
         (e.relevance for e in same if len(words & set(tokenize(e.text))) >= QUOTE_OVERLAP * len(words)), default=0.0
     )
 
-
-_BULLET = re.compile(r"^(?:[-*•+]|\d{1,2}[.)])\s+")
 
 QUOTE_OVERLAP = 0.6
 """A quote is made of a ranked sentence when most of its words are that sentence's (a table row's cells
