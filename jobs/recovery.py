@@ -48,6 +48,11 @@ log = logging.getLogger(__name__)
 
 JobState = Literal["missing", "waiting", "running", "dead", "ended"]
 LOCK_KEY = "orgtune:recovery:lock"
+_SWAP = """if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+return false"""
+"""Replace the lock's holder only if it is still the one found dead (two replacements can't both take it)."""
 
 
 @dataclass
@@ -108,6 +113,8 @@ def job_state(connection: Redis, job_id: str, workers: Workers) -> JobState:
     except NoSuchJobError:
         return "missing"
     status = job.get_status(refresh=False)
+    if status == JobStatus.QUEUED and _taken_by_the_dead(job, workers):
+        return "dead"
     if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
         return "waiting"
     if status != JobStatus.STARTED:
@@ -119,6 +126,13 @@ def job_state(connection: Redis, job_id: str, workers: Workers) -> JobState:
     # Not registered at all: Redis restarted and the worker hasn't registered again yet. The job's
     # own heartbeat says whether something still works on it.
     return "running" if _recent(job.last_heartbeat, defaults.WORKER_HEARTBEAT_STALE_S) else "dead"
+
+
+def _taken_by_the_dead(job: Job, workers: Workers) -> bool:
+    """A worker took the job off its queue (RQ registered the execution) and died before its work horse
+    marked the job started: it still says "queued" but no queue holds it, and nothing would ever run it."""
+    taken = [e.worker_name for e in job.get_executions()]
+    return bool(taken) and not any(name in workers.live for name in taken)
 
 
 def reconcile(rt: Runtime, connection: Redis, kinds: Iterable[str] = ("documents", "questions", "runs")) -> Settled:
@@ -251,7 +265,9 @@ class Reconciler:
     def run_once(self) -> Settled | None:
         """One locked pass; None when another worker holds the lock (it does the work)."""
         token = f"{socket.gethostname()}:{os.getpid()}"
-        if not self.connection.set(LOCK_KEY, token, nx=True, ex=defaults.RECOVERY_LOCK_S):
+        if not self.connection.set(LOCK_KEY, token, nx=True, ex=defaults.RECOVERY_LOCK_S) and not self._take_over(
+            token
+        ):
             return None
         try:
             settled = reconcile(self.rt, self.connection, self.kinds)
@@ -267,6 +283,16 @@ class Reconciler:
                 settled.announced,
             )
         return settled
+
+    def _take_over(self, token: str) -> bool:
+        """Take the lock from a holder on this host whose process is gone (killed mid-pass: without this, its
+        lock would stop every reconciler for RECOVERY_LOCK_S, just when a replacement worker needs one)."""
+        raw = self.connection.get(LOCK_KEY) or b""
+        holder = raw.decode() if isinstance(raw, bytes) else str(raw)
+        host, _, pid = holder.rpartition(":")
+        if host != socket.gethostname() or not pid.isdigit() or pid_alive(int(pid)):
+            return False
+        return bool(self.connection.eval(_SWAP, 1, LOCK_KEY, holder, token, defaults.RECOVERY_LOCK_S))
 
     def _loop(self) -> None:
         next_pass = 0.0

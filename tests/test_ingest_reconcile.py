@@ -73,3 +73,44 @@ def test_lost_jobs_are_queued_again_and_ended_ones_are_failed(runtime: Runtime, 
     assert status["ended.md"][0] == DocumentStatus.REJECTED
     assert "the worker reading it stopped" in (status["ended.md"][1] or "")
     assert not reconcile(runtime, redis).changed  # the requeued job exists now; nothing else changes
+
+
+def test_a_lock_left_by_a_killed_reconciler_is_taken_over_at_once(runtime: Runtime, redis_url: str) -> None:
+    """A worker SIGKILLed mid-pass leaves the lock; its replacement must not wait RECOVERY_LOCK_S for it."""
+    import socket
+    import subprocess
+    import sys
+
+    from jobs.recovery import LOCK_KEY, Reconciler
+
+    redis = Redis.from_url(redis_url)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    redis.set(LOCK_KEY, f"{socket.gethostname()}:{int(gone.stdout)}", ex=120)
+    assert Reconciler(runtime, redis, ("documents",)).run_once() is not None
+    assert redis.get(LOCK_KEY) is None  # released after the pass
+    redis.set(LOCK_KEY, f"{socket.gethostname()}:{1}", ex=120)  # pid 1 is alive: a live holder keeps it
+    assert Reconciler(runtime, redis, ("documents",)).run_once() is None
+    redis.set(LOCK_KEY, "another-host:12345", ex=120)  # elsewhere: only its expiry can tell
+    assert Reconciler(runtime, redis, ("documents",)).run_once() is None
+    redis.delete(LOCK_KEY)
+
+
+def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_dead_not_waiting(redis_url: str) -> None:
+    """RQ registers the execution when a worker takes a job; the job says "started" only once the work horse
+    runs. A worker killed in between leaves it "queued" in no queue: the reconciler must not wait on it."""
+    from rq.executions import Execution
+
+    from jobs.recovery import Workers, job_state
+
+    redis = Redis.from_url(redis_url)
+    queue = Queue("ingest-test", connection=redis)
+    job = queue.enqueue("builtins.print", job_id="taken-then-orphaned")
+    assert job_state(redis, job.id, Workers(frozenset(), frozenset())) == "waiting"
+    queue.remove(job)  # what the worker's dequeue does
+    with redis.pipeline() as pipeline:
+        Execution.create(job, 60, pipeline=pipeline, worker_name="killed-worker")
+        pipeline.execute()
+    assert job_state(redis, job.id, Workers(frozenset({"killed-worker"}), frozenset())) == "dead"
+    alive = Workers(frozenset({"killed-worker"}), frozenset({"killed-worker"}))
+    assert job_state(redis, job.id, alive) == "waiting"  # its horse is about to mark it started
+    job.delete()
