@@ -14,10 +14,10 @@ Table rows are read with their header, so "New York | 75 | 300" under
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieval import BM25Index, Chunk, DocumentText, sentence_spans, stem, tokenize
+from retrieval import BM25Index, Chunk, DocumentText, Similarity, sentence_spans, stem, tokenize
 from retrieval.text import STOPWORDS
 from training.scoring import normalize
 
@@ -48,10 +48,6 @@ class Evidence:
         return self.support + EMBEDDING_WEIGHT * self.similarity
 
 
-Similarity = Callable[[str, list[str]], list[float]]
-"""(question, texts) -> cosine similarity of each text to the question."""
-
-
 def rank_evidence(
     question: str,
     hits: Sequence[tuple[Chunk, float]],
@@ -60,7 +56,8 @@ def rank_evidence(
     similarity: Similarity | None = None,
 ) -> list[Evidence]:
     """The sentences of the retrieved chunks, most relevant first."""
-    sections = {(d.name, s.heading): s.text for d in docs for s in d.sections}
+    wanted = {chunk.document for chunk, _ in hits}  # a channel may hold thousands of sections; hits touch few
+    sections = {(d.name, s.heading): s.text for d in docs if d.name in wanted for s in d.sections}
     terms = set(index.query_terms(question))
     weights = {t: index.idf(t) for t in terms}
     total = sum(weights.values())

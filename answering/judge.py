@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from answering.engine import AdapterRef, Generation
 from answering.evidence import Similarity
-from answering.pipeline import Context, Generator, answer, retrieve
+from answering.pipeline import Context, Gates, Generator, answer, retrieve
 from retrieval import DocumentText
 from training.scoring import is_correct
 
@@ -113,20 +113,21 @@ class Judge:
         self.model = model
         unique = {c.question: c for c in cases}
         self.cases = list(unique.values())
-        self._contexts: list[Context] = [retrieve(list(docs), c.question, similarity=similarity) for c in self.cases]
+        self.contexts: list[Context] = [retrieve(list(docs), c.question, similarity=similarity) for c in self.cases]
 
     def __call__(
         self,
         engine: Generator | None,
         adapter: AdapterRef | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        gates: Gates | None = None,
     ) -> Quality:
         """Posted answers by ``engine`` with ``adapter`` (engine None: quote-only), scored with the shared rule."""
         quality = Quality()
-        for case, context in zip(self.cases, self._contexts, strict=True):
+        for case, context in zip(self.cases, self.contexts, strict=True):
             if should_stop():
                 break
-            got = answer(case.question, replace(context, adapter=adapter), engine, self.model)
+            got = answer(case.question, replace(context, adapter=adapter), engine, self.model, gates)
             quality.items.append(
                 Judged(
                     case.question,

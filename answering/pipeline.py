@@ -8,15 +8,15 @@ from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
+from answering.channel_index import Prepare, process_index_cache
 from answering.engine import AdapterRef, Generation
 from answering.evidence import Evidence, Similarity, rank_evidence, strip_bullet
-from answering.verify import MIN_QUOTE_WORDS, verify
+from answering.verify import MIN_QUOTE_WORDS, Verified, verify
 from orgtune import defaults
-from retrieval import BM25Index, Chunk, DocumentText, chunk_documents, sentence_spans, tokenize
+from retrieval import BM25Index, Chunk, DocumentText, chunk_documents, hybrid_search, sentence_spans, tokenize
 from storage import runs
 from storage.channels import ChannelKey
 from training import prompts
-from training.dataset import channel_documents
 from training.prompts import Passage
 
 
@@ -72,13 +72,19 @@ class Context:
 
 
 def load_context(
-    session: Session, key: ChannelKey, question: str, artifacts_root: Any, similarity: Similarity | None = None
+    session: Session,
+    key: ChannelKey,
+    question: str,
+    artifacts_root: Any,
+    similarity: Similarity | None = None,
+    prepare: Prepare | None = None,
 ) -> Context:
-    """Passages from this channel's documents only, and this channel's active adapter only."""
-    docs, _ = channel_documents(session, key)
+    """Passages from this channel's documents only, and this channel's active adapter only (the channel's
+    index is this process's, rebuilt only when its documents changed: `answering.channel_index`)."""
+    channel = process_index_cache().get(session, key, prepare)
     adapter = runs.active_adapter(session, key)
     ref = AdapterRef(adapter.id, adapter.model, artifacts_root / adapter.path) if adapter else None
-    return retrieve(docs, question, ref, adapter.version if adapter else None, similarity)
+    return retrieve(channel.docs, question, ref, adapter.version if adapter else None, similarity, channel.index)
 
 
 def candidates(passages: list[Passage]) -> list[tuple[Passage, str]]:
@@ -102,13 +108,13 @@ def _choose_and_answer(
     passages: list[Passage],
     context: Context,
     model: str,
-    out: Answer,
-) -> prompts.Reply:
+) -> tuple[prompts.Reply, str, str]:
     """The model picks its quote among the passages' sentences (or 'not covered') by how likely it finds
-    each as the start of its reply, weighed with the sentence's relevance; then it writes the answer."""
+    each as the start of its reply, weighed with the sentence's relevance; then it writes the answer.
+    Returns the reply, the raw text and the model that wrote it."""
     options = candidates(passages)
     if not options:
-        return prompts.Reply("", "", True)
+        return prompts.Reply("", "", True), "", ""
     texts = [f"Quote: {' '.join(sentence.split())}\nAnswer:" for _, sentence in options]
     scores = engine.score(messages, [*texts, prompts.NOT_COVERED], context.adapter, model)
     weighed = [
@@ -117,12 +123,11 @@ def _choose_and_answer(
     ]
     best = max(range(len(options)), key=weighed.__getitem__)
     if scores[-1] > scores[best]:  # the model itself finds "not covered" likelier than any quote
-        out.generated = prompts.NOT_COVERED
-        return prompts.Reply("", prompts.NOT_COVERED, True)
+        return prompts.Reply("", prompts.NOT_COVERED, True), prompts.NOT_COVERED, ""
     quote = " ".join(options[best][1].split())
     gen = engine.generate(messages, context.adapter, model, prefix=f"Quote: {quote}\nAnswer:")
-    out.generated, out.model = f"Quote: {quote}\nAnswer: {gen.text}", gen.model
-    return prompts.Reply(quote, gen.text.split("\n")[0].strip(), prompts.is_not_covered(gen.text))
+    reply = prompts.Reply(quote, gen.text.split("\n")[0].strip(), prompts.is_not_covered(gen.text))
+    return reply, f"Quote: {quote}\nAnswer: {gen.text}", gen.model
 
 
 def quote_relevance(quote: str, passage: Passage, evidence: list[Evidence]) -> float:
@@ -147,10 +152,12 @@ def retrieve(
     adapter: AdapterRef | None = None,
     version: int | None = None,
     similarity: Similarity | None = None,
+    index: BM25Index | None = None,
 ) -> Context:
-    """Best passages for ``question`` among ``docs`` and their sentences, most relevant first."""
-    index = BM25Index(chunk_documents(docs))
-    hits = index.search(question, k=defaults.PASSAGES_PER_PROMPT)
+    """Best passages for ``question`` among ``docs`` (``index``: theirs, when already built) and their
+    sentences, most relevant first."""
+    index = index or BM25Index(chunk_documents(docs))
+    hits = hybrid_search(index, question, similarity)
     return Context(hits, adapter, version, rank_evidence(question, hits, index, docs, similarity))
 
 
@@ -174,7 +181,70 @@ class Scorer(Protocol):
     ) -> list[float]: ...
 
 
-def answer(question: str, context: Context, engine: Generator | None, default_model: str) -> Answer:
+@dataclass(frozen=True)
+class Gates:
+    """Where retrieval decides alone and where the model does (see `answer`); the defaults are the product's,
+    `bench/answer_thresholds.py` sweeps them on a dev file."""
+
+    not_covered_below: float = defaults.NOT_COVERED_BELOW
+    quote_min_relevance: float = defaults.QUOTE_MIN_RELEVANCE
+    min_relevance: float = defaults.MIN_RELEVANCE
+    confident_relevance: float = defaults.CONFIDENT_RELEVANCE
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything about one question that the gates decide on: retrieval's best sentence and the model's reply."""
+
+    best: Evidence | None
+    reply: prompts.Reply | None = None
+    """None when the model wasn't asked (quote-only, or nothing relevant enough to ask it about)."""
+    found: Verified | None = None
+    """The reply's quote located in a passage, when it is real and backs the answer."""
+    quote_relevance: float = 0.0
+    generated: str = ""
+    model: str = ""
+
+    @property
+    def relevance(self) -> float:
+        return self.best.relevance if self.best else 0.0
+
+
+def observe(question: str, context: Context, engine: Generator | None, default_model: str, ask_from: float) -> Observed:
+    """Ask ``engine`` (when the best sentence's relevance is at least ``ask_from``) and verify its reply."""
+    best = context.evidence[0] if context.evidence else None
+    if engine is None or best is None or best.relevance < ask_from:
+        return Observed(best)
+    passages = [chunk.passage() for chunk, _ in context.passages]
+    messages = prompts.chat(question, passages)
+    if isinstance(engine, Scorer):
+        reply, generated, model = _choose_and_answer(engine, messages, passages, context, default_model)
+    else:
+        gen = engine.generate(messages, context.adapter, default_model)
+        reply, generated, model = prompts.parse_reply(gen.text), gen.text, gen.model
+    found = verify(reply, passages, question)
+    relevance = quote_relevance(found.quote, found.passage, context.evidence) if found else 0.0
+    return Observed(best, reply, found, relevance, generated, model)
+
+
+def decide(seen: Observed, gates: Gates) -> tuple[str, bool, str, list[Source]]:
+    """(text, covered, grounding, sources) of the posted reply, from what was observed (`Answer.grounding`)."""
+    best, relevance, reply = seen.best, seen.relevance, seen.reply
+    if best is None or relevance < gates.not_covered_below:
+        return prompts.NOT_COVERED, False, "", []  # nothing relevant at all: the model isn't asked to improvise
+    found = seen.found
+    if reply is not None and found is not None and seen.quote_relevance >= gates.quote_min_relevance:
+        return reply.answer, True, "generated", [Source(found.passage.document, found.passage.section, found.quote)]
+    if reply is not None and reply.not_covered and relevance < gates.confident_relevance:
+        return prompts.NOT_COVERED, False, "declined", []
+    if relevance >= gates.min_relevance:
+        return best.text, True, "quoted", [Source(best.document, best.section, best.text)]
+    return prompts.NOT_COVERED, False, "", []
+
+
+def answer(
+    question: str, context: Context, engine: Generator | None, default_model: str, gates: Gates | None = None
+) -> Answer:
     """The reply a user sees. With ``engine`` None: quote-only (the ranker's best sentence, no model).
 
     Retrieval decides alone only at its extremes: below NOT_COVERED_BELOW nothing relevant was found
@@ -182,44 +252,25 @@ def answer(question: str, context: Context, engine: Generator | None, default_mo
     is not believed. In between the model's own "not covered" stands. A reply is posted when its quote
     is verified in a passage and backs the answer (`answering.verify`), and the quoted sentence is about
     the question (relevance QUOTE_MIN_RELEVANCE: a model may copy a true but unrelated sentence, and
-    answer from it); otherwise the ranker's best
-    sentence is quoted when it is relevant enough (MIN_RELEVANCE), else the reply is "not covered".
+    answer from it); otherwise the ranker's best sentence is quoted when it is relevant enough
+    (MIN_RELEVANCE), else the reply is "not covered".
     """
     start = time.perf_counter()
+    gates = gates or Gates()
     question = question.strip()[: defaults.MAX_QUESTION_CHARS]
     model = context.adapter.model if context.adapter else default_model
-    base = Answer(
+    seen = observe(question, context, engine, default_model, gates.not_covered_below)
+    text, covered, grounding, sources = decide(seen, gates)
+    return Answer(
         question,
-        prompts.NOT_COVERED,
-        False,
+        text,
+        covered,
+        sources,
         adapter_id=context.adapter.adapter_id if context.adapter else None,
         adapter_version=context.adapter_version,
-        model=model if engine is not None else "",
+        model=(seen.model or model) if engine is not None else "",
+        seconds=time.perf_counter() - start,
+        generated=seen.generated,
+        grounding=grounding,
+        quote_relevance=seen.quote_relevance,
     )
-    best = context.evidence[0] if context.evidence else None
-    relevance = best.relevance if best else 0.0
-    if best is None or relevance < defaults.NOT_COVERED_BELOW:
-        base.seconds = time.perf_counter() - start
-        return base  # nothing relevant at all: say so without asking the model to improvise
-    if engine is not None:
-        passages = [chunk.passage() for chunk, _ in context.passages]
-        messages = prompts.chat(question, passages)
-        if isinstance(engine, Scorer):
-            reply = _choose_and_answer(engine, messages, passages, context, default_model, base)
-        else:
-            gen = engine.generate(messages, context.adapter, default_model)
-            base.generated, base.model = gen.text, gen.model
-            reply = prompts.parse_reply(gen.text)
-        found = verify(reply, passages, question)
-        if found is not None:
-            base.quote_relevance = quote_relevance(found.quote, found.passage, context.evidence)
-        if found is not None and base.quote_relevance >= defaults.QUOTE_MIN_RELEVANCE:
-            base.text, base.covered, base.grounding = reply.answer, True, "generated"
-            base.sources = [Source(found.passage.document, found.passage.section, found.quote)]
-        elif reply.not_covered and relevance < defaults.CONFIDENT_RELEVANCE:
-            base.grounding = "declined"
-    if not base.covered and base.grounding != "declined" and relevance >= defaults.MIN_RELEVANCE:
-        base.text, base.covered, base.grounding = best.text, True, "quoted"
-        base.sources = [Source(best.document, best.section, best.text)]
-    base.seconds = time.perf_counter() - start
-    return base

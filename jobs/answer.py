@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from redis import Redis
@@ -51,8 +52,10 @@ def enqueue_answer(connection: Redis, question_id: int) -> Job:
 
 def answer_for(rt: Runtime, key: ChannelKey, question: str) -> Answer:
     """Answer in-process (the CLI, eval and the job share this)."""
+    embedder = process_embedder()
+    prepare = partial(embedder.preload, store=rt.artifacts.vectors_dir(key)) if embedder else None
     with rt.db.session() as session:
-        context = load_context(session, key, question, rt.artifacts.root, evidence_similarity())
+        context = load_context(session, key, question, rt.artifacts.root, evidence_similarity(), prepare)
     return answer(question, context, process_engine(rt.config), rt.config.answer_model)
 
 

@@ -374,3 +374,16 @@ TEACHER_MAX_EXPECTED_WORDS = 8
 NEAR_DUPLICATE_JACCARD = 0.8
 """Questions whose normalized word sets overlap this much (Jaccard) are one question asked twice: a
 repeat or a reordering is dropped, one changed word in a short question (a typo variant) is kept."""
+
+EMBEDDING_CACHE_TEXTS = 50_000
+"""Chunk and sentence vectors an answer worker keeps (384 floats each, ~75 MB at the cap): a channel's
+chunks are encoded once, not on every question."""
+
+EMBEDDING_RETRIEVAL_WEIGHT = 0.5
+"""A chunk's retrieval score is (1 - w) x its BM25 score over the best one + w x its embedding similarity.
+On the dev files (bench/retrieval_recall.py) 0.3-0.7 all beat BM25 alone on casual questions (answer in
+the top 2 passages: 37 vs 36 of 45; top 1: 34 vs 29) and lose nothing on formal ones; 0.5 is the middle."""
+
+CHANNEL_INDEXES_KEPT = 64
+"""Channels whose retrieval index an answer worker keeps (a 1,000-document channel's is ~10k chunks, tens
+of MB); the least recently asked is dropped first and rebuilt on its next question."""

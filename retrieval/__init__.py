@@ -1,4 +1,4 @@
-"""Retrieval over a channel's documents: sections cut into chunks, ranked with BM25.
+"""Retrieval over a channel's documents: sections cut into chunks, ranked with BM25 (fused with an embedding).
 
 Training examples and answering use the same chunks and the same ranking, so
 the passages a model is trained with look like the passages it answers from.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from retrieval.bm25 import BM25Index
 from retrieval.chunks import Chunk, DocumentText, SectionText, chunk_document, chunk_documents
+from retrieval.hybrid import Similarity, chunk_view, hybrid_search
 from retrieval.text import sentence_spans, stem, tokenize
 
 __all__ = [
@@ -15,8 +16,11 @@ __all__ = [
     "Chunk",
     "DocumentText",
     "SectionText",
+    "Similarity",
     "chunk_document",
     "chunk_documents",
+    "chunk_view",
+    "hybrid_search",
     "sentence_spans",
     "stem",
     "tokenize",

@@ -41,6 +41,10 @@ class Artifacts:
     def channel_dir(self, key: ChannelKey) -> Path:
         return self.root / _safe(key.team_id) / _safe(key.channel_id)
 
+    def vectors_dir(self, key: ChannelKey) -> Path:
+        """Chunk embeddings of the channel's documents (`answering.embed.Embedder.preload`); safe to delete."""
+        return self.channel_dir(key) / "vectors"
+
     def document_path(self, key: ChannelKey, document_id: int) -> Path:
         return self.channel_dir(key) / "documents" / f"{document_id}.bin"
 
@@ -56,6 +60,8 @@ class Artifacts:
 
     def delete_document(self, key: ChannelKey, document_id: int) -> None:
         self.document_path(key, document_id).unlink(missing_ok=True)
+        for vectors in self.vectors_dir(key).glob(f"{document_id}-*.pt"):
+            vectors.unlink(missing_ok=True)  # embeddings of a forgotten document are forgotten with it
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

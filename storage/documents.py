@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from storage.channels import ChannelKey
 from storage.models import Document, DocumentStatus, Section, utcnow
@@ -111,10 +111,28 @@ def get(session: Session, document_id: int) -> Document | None:
 
 
 def ready(session: Session, key: ChannelKey) -> Sequence[Document]:
-    """The channel's usable documents, oldest first."""
+    """The channel's usable documents with their sections (one query for all of them), oldest first."""
     return session.scalars(
-        _scoped(key).where(Document.status == DocumentStatus.READY).order_by(Document.created_at, Document.id)
+        _scoped(key)
+        .where(Document.status == DocumentStatus.READY)
+        .order_by(Document.created_at, Document.id)
+        .options(selectinload(Document.sections))
     ).all()
+
+
+def ready_fingerprint(session: Session, key: ChannelKey) -> tuple[tuple[int, str], ...]:
+    """(id, content hash) of the channel's usable documents, oldest first: it changes whenever what answers
+    draw on does (a document added, forgotten or replaced), and costs no document text to read."""
+    rows = session.execute(
+        select(Document.id, Document.sha256)
+        .where(
+            Document.team_id == key.team_id,
+            Document.channel_id == key.channel_id,
+            Document.status == DocumentStatus.READY,
+        )
+        .order_by(Document.created_at, Document.id)
+    ).all()
+    return tuple((doc_id, sha or "") for doc_id, sha in rows)
 
 
 def count_ready(session: Session, key: ChannelKey) -> int:
