@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from redis import Redis
 from redis.exceptions import RedisError
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.worker import BaseWorker, Worker
@@ -113,7 +114,7 @@ def job_state(connection: Redis, job_id: str, workers: Workers) -> JobState:
     except NoSuchJobError:
         return "missing"
     status = job.get_status(refresh=False)
-    if status == JobStatus.QUEUED and _taken_by_the_dead(job, workers):
+    if status == JobStatus.QUEUED and _taken_by_the_dead(connection, job, workers):
         return "dead"
     if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
         return "waiting"
@@ -128,11 +129,19 @@ def job_state(connection: Redis, job_id: str, workers: Workers) -> JobState:
     return "running" if _recent(job.last_heartbeat, defaults.WORKER_HEARTBEAT_STALE_S) else "dead"
 
 
-def _taken_by_the_dead(job: Job, workers: Workers) -> bool:
+def _taken_by_the_dead(connection: Redis, job: Job, workers: Workers) -> bool:
     """A worker took the job off its queue (RQ registered the execution) and died before its work horse
-    marked the job started: it still says "queued" but no queue holds it, and nothing would ever run it."""
-    taken = [e.worker_name for e in job.get_executions()]
-    return bool(taken) and not any(name in workers.live for name in taken)
+    marked the job started: it still says "queued" but no queue holds it, and nothing would ever run it.
+
+    Only executions since the job was last enqueued count: a job id is enqueued again (a document shared
+    again, a lost job queued again) while an earlier, dead execution of it may still be on record."""
+    since = job.enqueued_at
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=timezone.utc)
+    taken = [e.worker_name for e in job.get_executions() if since is None or e.created_at >= since]
+    if not taken or any(name in workers.live for name in taken):
+        return False
+    return connection.lpos(Queue(job.origin, connection=connection).key, job.id) is None
 
 
 def reconcile(rt: Runtime, connection: Redis, kinds: Iterable[str] = ("documents", "questions", "runs")) -> Settled:

@@ -113,4 +113,8 @@ def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_dead_not_waitin
     assert job_state(redis, job.id, Workers(frozenset({"killed-worker"}), frozenset())) == "dead"
     alive = Workers(frozenset({"killed-worker"}), frozenset({"killed-worker"}))
     assert job_state(redis, job.id, alive) == "waiting"  # its horse is about to mark it started
-    job.delete()
+    again = queue.enqueue("builtins.print", job_id="taken-then-orphaned")  # e.g. the file shared again
+    assert job_state(redis, again.id, Workers(frozenset({"killed-worker"}), frozenset())) == "waiting"
+    queue.remove(again)  # taken off the queue, not yet by anyone on record: still only waiting
+    assert job_state(redis, again.id, Workers(frozenset({"killed-worker"}), frozenset())) == "waiting"
+    again.delete()
