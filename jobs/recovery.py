@@ -138,10 +138,18 @@ def _taken_by_the_dead(connection: Redis, job: Job, workers: Workers) -> bool:
     since = job.enqueued_at
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=timezone.utc)
-    taken = [e.worker_name for e in job.get_executions() if since is None or e.created_at >= since]
-    if not taken or any(name in workers.live for name in taken):
+    taken = [e for e in job.get_executions() if since is None or e.created_at >= since]
+    if not taken or any(_maybe_alive(e.worker_name, e.last_heartbeat, workers) for e in taken):
         return False
     return connection.lpos(Queue(job.origin, connection=connection).key, job.id) is None
+
+
+def _maybe_alive(worker_name: str, heartbeat: datetime | None, workers: Workers) -> bool:
+    """Alive, or not registered at all (Redis restarted and it hasn't registered again yet) with a recent
+    heartbeat: only a registered worker known to be dead, or a silent one, has lost its job."""
+    if worker_name in workers.live:
+        return True
+    return worker_name not in workers.known and _recent(heartbeat, defaults.WORKER_HEARTBEAT_STALE_S)
 
 
 def reconcile(rt: Runtime, connection: Redis, kinds: Iterable[str] = ("documents", "questions", "runs")) -> Settled:

@@ -111,6 +111,8 @@ def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_dead_not_waitin
         Execution.create(job, 60, pipeline=pipeline, worker_name="killed-worker")
         pipeline.execute()
     assert job_state(redis, job.id, Workers(frozenset({"killed-worker"}), frozenset())) == "dead"
+    unregistered = Workers(frozenset(), frozenset())  # after a Redis restart, before it registers again
+    assert job_state(redis, job.id, unregistered) == "waiting"  # its execution's heartbeat is recent
     alive = Workers(frozenset({"killed-worker"}), frozenset({"killed-worker"}))
     assert job_state(redis, job.id, alive) == "waiting"  # its horse is about to mark it started
     again = queue.enqueue("builtins.print", job_id="taken-then-orphaned")  # e.g. the file shared again
